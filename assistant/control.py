@@ -1,0 +1,196 @@
+"""Device control: validates commands, sends them through the owning adapter, records state and events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.bus import BusEvent, EventBus
+from assistant.devices import Command, CommandName, Device, DeviceAdapter, DeviceState, StateUpdate
+from assistant.errors import DeviceError, ErrorCode, HearthError
+from assistant.eventlog import EventType, append_op
+from assistant.registry import DeviceEntry, Home, Registry, WriteOp
+from assistant.store import Store
+from assistant.turn import ActionTaken
+
+LOG = logging.getLogger(__name__)
+
+COMMAND_TIMEOUT_S = 5.0
+
+
+def _number(params: dict[str, Any], key: str, low: float, high: float, what: str) -> float:
+    value = params.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise HearthError(ErrorCode.VALIDATION, f"{what} needs a number in params.{key}.", {"param": key})
+    if not low <= value <= high:
+        raise HearthError(
+            ErrorCode.VALIDATION, f"{what} must be between {low:g} and {high:g}.", {"param": key, "value": value}
+        )
+    return float(value)
+
+
+def validate_command(device: Device, command: Command) -> Command:
+    """Check that the device supports the command and that its parameters make sense; return it normalised."""
+    if not device.supports(command.name):
+        raise HearthError(
+            ErrorCode.UNSUPPORTED_COMMAND,
+            f"The {device.name} can't {str(command.name).replace('_', ' ')}.",
+            {"device": device.id, "command": str(command.name)},
+        )
+    p = command.params
+    match command.name:
+        case CommandName.SET_BRIGHTNESS:
+            return Command(command.name, {"brightness": int(round(_number(p, "brightness", 0, 100, "Brightness")))})
+        case CommandName.SET_TEMPERATURE:
+            return Command(command.name, {"temperature": round(_number(p, "temperature", 5, 35, "Temperature"), 1)})
+        case CommandName.SET_COLOR_TEMP:
+            return Command(command.name, {"color_temp": int(_number(p, "color_temp", 1500, 9000, "Colour temperature"))})
+        case CommandName.SET_POSITION:
+            return Command(command.name, {"position": int(_number(p, "position", 0, 100, "Position"))})
+        case CommandName.SET_COLOR:
+            color = p.get("color")
+            if not isinstance(color, str) or not color.strip() or len(color) > 40:
+                raise HearthError(ErrorCode.VALIDATION, "Colour needs a colour name in params.color.")
+            return Command(command.name, {"color": color.strip().lower()})
+        case CommandName.RESTORE:
+            if not isinstance(p.get("state"), dict):
+                raise HearthError(ErrorCode.VALIDATION, "Restore needs a state object in params.state.")
+            return Command(command.name, {"state": DeviceState.from_dict(p["state"]).to_dict()})
+    return Command(command.name, {})
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a batch of commands did: the actions carried out and the devices that failed."""
+
+    actions: list[ActionTaken] = field(default_factory=list)
+    failures: list[tuple[Device, HearthError]] = field(default_factory=list)
+
+
+class DeviceControl:
+    """The only way to change a device: through its adapter, recorded in the registry, the store and the bus."""
+
+    def __init__(self, registry: Registry, store: Store, bus: EventBus, adapters: dict[str, DeviceAdapter]) -> None:
+        self.registry = registry
+        self.store = store
+        self.bus = bus
+        self.adapters = adapters
+
+    async def start(self) -> None:
+        for adapter in self.adapters.values():
+            await adapter.start(self.on_update)
+        await self.attach(self.registry.all_devices())
+
+    async def attach(self, entries: Iterable[DeviceEntry]) -> None:
+        """Hand registered devices to their adapters (a device whose adapter is missing is unavailable)."""
+        for entry in entries:
+            adapter = self.adapters.get(entry.device.adapter)
+            if adapter is None:
+                LOG.warning("no adapter %r for device %s; it is unavailable", entry.device.adapter, entry.device.id)
+                entry.available = False
+                continue
+            await adapter.attach(entry.device, entry.state)
+
+    async def stop(self) -> None:
+        for adapter in self.adapters.values():
+            try:
+                await adapter.stop()
+            except Exception:
+                LOG.exception("adapter %s failed to stop", adapter.name)
+
+    def adapter_for(self, device: Device) -> DeviceAdapter:
+        adapter = self.adapters.get(device.adapter)
+        if adapter is None:
+            raise DeviceError(
+                ErrorCode.DEVICE_UNAVAILABLE, f"The {device.name} is not reachable right now.", {"device": device.id}
+            )
+        return adapter
+
+    async def execute(self, home: Home, commands: Sequence[tuple[Device, Command]]) -> Outcome:
+        """Run commands concurrently; update the registry in memory. The caller commits `persist_ops`."""
+        outcome = Outcome()
+        if not commands:
+            return outcome
+        results = await asyncio.gather(*(self._one(home, d, c) for d, c in commands), return_exceptions=True)
+        for (device, _), result in zip(commands, results, strict=True):
+            if isinstance(result, ActionTaken):
+                outcome.actions.append(result)
+            elif isinstance(result, HearthError):
+                outcome.failures.append((device, result))
+            elif isinstance(result, BaseException):
+                LOG.error("command to %s failed", device.id, exc_info=result)
+                outcome.failures.append(
+                    (device, DeviceError(ErrorCode.INTERNAL, f"Something went wrong with the {device.name}."))
+                )
+        return outcome
+
+    async def _one(self, home: Home, device: Device, command: Command) -> ActionTaken:
+        entry = home.entry(device.id)
+        command = validate_command(device, command)
+        if not entry.available:
+            raise DeviceError(
+                ErrorCode.DEVICE_UNAVAILABLE, f"The {device.name} is not responding.", {"device": device.id}
+            )
+        before = entry.state
+        try:
+            async with asyncio.timeout(COMMAND_TIMEOUT_S):
+                after = await self.adapter_for(device).command(device, command)
+        except TimeoutError:
+            raise DeviceError(
+                ErrorCode.DEVICE_TIMEOUT, f"The {device.name} did not answer in time.", {"device": device.id}
+            ) from None
+        entry.state = after
+        return ActionTaken(device.id, command, before, after)
+
+    def persist_ops(self, home: Home, actions: Sequence[ActionTaken], **meta: Any) -> list[WriteOp]:
+        """Ops that make the actions durable: one command event and the new state for each."""
+        ops: list[WriteOp] = []
+        for action in actions:
+            ops.append(append_op(home.id, EventType.COMMAND, {**action.to_dict(), **meta}))
+            ops.append(self.registry.state_op(home.id, action.device_id, action.after, True))
+        return ops
+
+    def publish(self, home: Home, device_ids: Sequence[str]) -> None:
+        """Tell live subscribers the new state of these devices (after it is committed)."""
+        for device_id in dict.fromkeys(device_ids):
+            entry = home.devices.get(device_id)
+            if entry is None:
+                continue
+            self.bus.publish(
+                BusEvent(
+                    home.id,
+                    "device.status",
+                    {
+                        "device_id": device_id,
+                        "state": entry.state.to_dict(),
+                        "available": entry.available,
+                        "device": entry.view(home.areas),
+                    },
+                )
+            )
+
+    async def command(self, home: Home, device_id: str, command: Command, **meta: Any) -> ActionTaken:
+        """One command from the API: executed, committed, published; errors raised as HearthError."""
+        device = home.device(device_id)
+        outcome = await self.execute(home, [(device, command)])
+        if outcome.failures:
+            raise outcome.failures[0][1]
+        await self.store.write(*self.persist_ops(home, outcome.actions, **meta))
+        self.publish(home, [device_id])
+        return outcome.actions[0]
+
+    async def on_update(self, update: StateUpdate) -> None:
+        """A state change that happened outside Hearth (a switch flipped, a sensor read, a device went offline)."""
+        home = self.registry.homes.get(update.home_id)
+        if home is None or update.device_id not in home.devices:
+            return
+        entry = home.devices[update.device_id]
+        changed_availability = entry.available != update.available
+        ops = [self.registry.set_state(home.id, update.device_id, update.state, update.available)]
+        data = {"device_id": update.device_id, "state": update.state.to_dict(), "available": update.available}
+        ops.append(append_op(home.id, EventType.AVAILABILITY if changed_availability else EventType.STATE_CHANGED, data))
+        await self.store.write(*ops)
+        self.publish(home, [update.device_id])

@@ -1,0 +1,142 @@
+"""Conversation state per user and conversation id: context, pending questions, undo history; persisted."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.registry import WriteOp
+from assistant.store import Store, dumps
+from assistant.turn import ActionTaken
+
+PENDING_TTL_S = 300.0
+HISTORY_DEPTH = 10
+
+
+@dataclass(slots=True)
+class Pending:
+    """A question Hearth asked and waits on: a slot to fill, or "confirm"."""
+
+    intent: str
+    slots: dict[str, Any]
+    awaiting: str
+    question: str
+    options: list[str] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Pending:
+        return cls(
+            intent=str(data["intent"]),
+            slots=dict(data.get("slots") or {}),
+            awaiting=str(data["awaiting"]),
+            question=str(data.get("question", "")),
+            options=list(data.get("options") or []),
+            created_at=float(data.get("created_at", time.time())),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intent": self.intent,
+            "slots": self.slots,
+            "awaiting": self.awaiting,
+            "question": self.question,
+            "options": self.options,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(slots=True)
+class ConversationState:
+    """What Hearth remembers of one conversation."""
+
+    home_id: str
+    user_id: str
+    id: str
+    last_devices: list[str] = field(default_factory=list)
+    pending: Pending | None = None
+    history: list[list[ActionTaken]] = field(default_factory=list)  # newest last, for undo
+    turns: int = 0
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+    def live_pending(self) -> Pending | None:
+        if self.pending and time.time() - self.pending.created_at > PENDING_TTL_S:
+            self.pending = None
+        return self.pending
+
+    def remember(self, actions: list[ActionTaken]) -> None:
+        self.history.append(list(actions))
+        del self.history[:-HISTORY_DEPTH]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConversationState:
+        return cls(
+            home_id=str(data["home_id"]),
+            user_id=str(data["user_id"]),
+            id=str(data["id"]),
+            last_devices=list(data.get("last_devices") or []),
+            pending=Pending.from_dict(data["pending"]) if data.get("pending") else None,
+            history=[[ActionTaken.from_dict(a) for a in group] for group in data.get("history") or []],
+            turns=int(data.get("turns", 0)),
+            created_at=float(data.get("created_at", time.time())),
+            updated_at=float(data.get("updated_at", time.time())),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "home_id": self.home_id,
+            "user_id": self.user_id,
+            "id": self.id,
+            "last_devices": self.last_devices,
+            "pending": self.pending.to_dict() if self.pending else None,
+            "history": [[a.to_dict() for a in group] for group in self.history],
+            "turns": self.turns,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+class Conversations:
+    """Conversation states: an LRU cache in front of the store."""
+
+    def __init__(self, store: Store, capacity: int = 10_000) -> None:
+        self.store = store
+        self.capacity = capacity
+        self._cache: OrderedDict[tuple[str, str, str], ConversationState] = OrderedDict()
+
+    def get(self, home_id: str, user_id: str, conversation_id: str) -> ConversationState:
+        key = (home_id, user_id, conversation_id)
+        state = self._cache.get(key)
+        if state is None:
+            row = self.store.query_one(
+                "SELECT state FROM conversations WHERE home_id = ? AND user_id = ? AND id = ?", key
+            )
+            state = (
+                ConversationState.from_dict(json.loads(row["state"]))
+                if row
+                else ConversationState(home_id, user_id, conversation_id)
+            )
+            self._cache[key] = state
+            if len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return state
+
+    @staticmethod
+    def save_op(state: ConversationState) -> WriteOp:
+        state.updated_at = time.time()
+        row = (state.home_id, state.user_id, state.id, dumps(state.to_dict()), state.created_at, state.updated_at)
+        return lambda c: c.execute(
+            "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (home_id, user_id, id) "
+            "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            row,
+        )
+
+    def forget(self) -> None:
+        """Drop the cache (the store stays the truth)."""
+        self._cache.clear()

@@ -1,0 +1,114 @@
+"""The core: the objects every channel and service shares, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from assistant.auth import Auth
+from assistant.bus import EventBus
+from assistant.config import Config
+from assistant.control import DeviceControl
+from assistant.demo import DEMO_HOME_ID, DEMO_USER, demo_home_ops
+from assistant.devices import DeviceAdapter
+from assistant.dialogue import DialogueManager
+from assistant.eventlog import EventLog
+from assistant.nlu.engine import NluEngine
+from assistant.registry import Registry
+from assistant.speech.engine import SttEngine, TtsEngine
+from assistant.store import Store
+from assistant.tasks import TaskManager
+from assistant.turn import Reply, Turn
+
+LOG = logging.getLogger(__name__)
+
+RETENTION_SWEEP_S = 6 * 3600
+
+
+class Core:
+    """Config, store, registry, NLU, device control, dialogue manager, auth, bus and tasks."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        nlu: NluEngine,
+        adapters: dict[str, DeviceAdapter],
+        stt: SttEngine | None = None,
+        tts: TtsEngine | None = None,
+    ) -> None:
+        self.config = config
+        self.stt = stt
+        self.tts = tts
+        self.store = store
+        self.nlu = nlu
+        self.bus = EventBus()
+        self.tasks = TaskManager()
+        self.registry = Registry(store, nlu)
+        self.events = EventLog(store)
+        self.control = DeviceControl(self.registry, store, self.bus, adapters)
+        self.dialogue = DialogueManager(self)
+        self.auth = Auth(store)
+        self.extras: dict[str, Any] = {}  # plug-ins keep their shared objects here (e.g. speech engines)
+        self.started = False
+
+    async def start(self) -> None:
+        await self.nlu.load()
+        for engine in (self.stt, self.tts):
+            if engine is not None:
+                await engine.start()
+        self.registry.load()
+        if not self.registry.homes and self.config.demo:
+            await self.seed_demo()
+        await self.control.start()
+        self.purge_transcripts()
+        self.tasks.spawn(self._retention_loop(), "retention-sweep")
+        self.started = True
+
+    async def stop(self) -> None:
+        await self.tasks.shutdown()
+        await self.control.stop()
+        for engine in (self.stt, self.tts):
+            if engine is not None:
+                await engine.stop()
+        self.store.close()
+        self.started = False
+
+    async def seed_demo(self, home_id: str = DEMO_HOME_ID, name: str | None = None, user: str = DEMO_USER) -> str:
+        """Create a demo home (and its user); return the user id. Works before and after start."""
+        self.store.write_sync(*demo_home_ops(self.registry, home_id, name or self.config.home_name))
+        LOG.info("created the demo home %r", home_id)
+        if self.started:
+            await self.control.attach(self.registry.home(home_id).devices.values())
+        return self.auth.ensure_user(user, home_id)
+
+    def default_principal(self) -> tuple[str, str]:
+        """(home_id, user_id) for local CLI use: the demo user's home, else the first membership."""
+        row = self.store.query_one(
+            "SELECT m.home_id, m.user_id FROM memberships m JOIN users u ON u.id = m.user_id "
+            "ORDER BY (u.name = ?) DESC, m.rowid LIMIT 1",
+            (DEMO_USER,),
+        )
+        if row is None:
+            raise RuntimeError("no home exists; start with demo enabled or create one")
+        return row["home_id"], row["user_id"]
+
+    async def converse(self, turn: Turn) -> Reply:
+        reply, _ = await self.dialogue.handle(turn)
+        return reply
+
+    def purge_transcripts(self) -> int:
+        """Delete turn transcripts older than the retention setting; return how many."""
+        days = self.config.store.retention_days
+        cutoff = time.time() - days * 86400
+        results = self.store.write_sync(lambda c: c.execute("DELETE FROM turns WHERE ts < ?", (cutoff,)).rowcount)
+        return int(results[0] or 0)
+
+    async def _retention_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RETENTION_SWEEP_S)
+            removed = await asyncio.to_thread(self.purge_transcripts)
+            if removed:
+                LOG.info("retention: removed %d old transcripts", removed)

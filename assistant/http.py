@@ -1,0 +1,155 @@
+"""HTTP plumbing: typed app keys, JSON bodies with size limits and schema checks, error and auth middlewares."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import jsonschema
+from aiohttp import web
+
+from assistant.auth import Principal
+from assistant.core import Core
+from assistant.errors import ErrorCode, HearthError
+from assistant.turn import Turn
+
+LOG = logging.getLogger(__name__)
+
+CORE_KEY: web.AppKey[Core] = web.AppKey("core", Core)
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
+PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/openapi.json", "/api/v1/ws"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HTTP_CODES: dict[int, ErrorCode] = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.BODY_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA,
+}
+
+
+def error_response(err: HearthError) -> web.Response:
+    return web.json_response(err.to_dict(), status=err.http_status)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_ok(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=dumps)
+
+
+def principal(request: web.Request) -> Principal:
+    return request[PRINCIPAL]
+
+
+def bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The raw body, refused with 413 when larger than `limit` (checked before and while reading)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise HearthError(ErrorCode.BODY_TOO_LARGE, f"The body is larger than {limit} bytes.", {"limit": limit})
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise HearthError(ErrorCode.BODY_TOO_LARGE, f"The body is larger than {limit} bytes.", {"limit": limit})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes | str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Decode and validate a JSON object; typed 400/422 errors with a clear message."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise HearthError(ErrorCode.INVALID_JSON, "The body is not UTF-8 text.") from None
+    if not text.strip():
+        raise HearthError(ErrorCode.INVALID_JSON, "The body is empty; a JSON object is required.")
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        msg = getattr(exc, "msg", "too deeply nested")
+        raise HearthError(ErrorCode.INVALID_JSON, f"The body is not valid JSON: {msg}.") from None
+    if not isinstance(data, dict):
+        raise HearthError(ErrorCode.VALIDATION, "The body must be a JSON object.")
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        err = errors[0]
+        where = ".".join(str(p) for p in err.absolute_path) or "body"
+        raise HearthError(ErrorCode.VALIDATION, f"{where}: {_short(err.message)}", {"field": where})
+    return data
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= 200 else message[:197] + "..."
+
+
+async def read_json(request: web.Request, schema: dict[str, Any]) -> dict[str, Any]:
+    core = request.app[CORE_KEY]
+    ctype = request.content_type
+    if ctype not in ("application/json", "application/octet-stream", "text/plain") and request.body_exists:
+        raise HearthError(ErrorCode.UNSUPPORTED_MEDIA, "Send the body as application/json.")
+    raw = await read_body(request, core.config.server.max_body_bytes)
+    return parse_json(raw, schema)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as typed JSON; nothing unexpected leaks a traceback."""
+    try:
+        return await handler(request)
+    except HearthError as err:
+        return error_response(err)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, ErrorCode.BAD_REQUEST if exc.status < 500 else ErrorCode.INTERNAL)
+        message = exc.reason if exc.status != 413 else "The body is too large."
+        if exc.status == 404:
+            message = f"There is nothing at {request.path}."
+        elif exc.status == 405:
+            message = f"{request.method} is not allowed on {request.path}."
+        return error_response(HearthError(code, message))
+    except Exception:
+        LOG.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(HearthError(ErrorCode.INTERNAL, "Something went wrong on the server."))
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every /api/ route except health, the OpenAPI document and the WebSocket (it authenticates itself) needs a token."""
+    if request.path.startswith("/api/") and request.path not in PUBLIC_PATHS:
+        core = request.app[CORE_KEY]
+        request[PRINCIPAL] = core.auth.verify(bearer(request.headers.get("Authorization")))
+    return await handler(request)
+
+
+async def run_turn(
+    core: Core, home_id: str, user_id: str, body: dict[str, Any], channel: str
+) -> dict[str, Any]:
+    """One conversation turn from a JSON body (REST and WebSocket share this)."""
+    turn = Turn(
+        text=body["text"],
+        home_id=home_id,
+        user_id=user_id,
+        conversation_id=body.get("conversation_id") or uuid.uuid4().hex,
+        channel=channel,
+        area=body.get("area"),
+    )
+    reply, nlu = await core.dialogue.handle(turn)
+    return {"conversation_id": reply.conversation_id, "reply": reply.to_dict(), "nlu": nlu.to_dict()}

@@ -1,0 +1,1 @@
+"""Natural-language understanding: the NluEngine seam, its result types, training data and the embedded engine."""

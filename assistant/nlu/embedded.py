@@ -1,0 +1,365 @@
+"""The embedded NLU engine: gazetteer + rules for entities, a numpy logistic-regression model for intents.
+
+parse() in one pass: tokenise; find the home's names (Gazetteer) and rule-based values (ValueRules); keep the
+longest non-overlapping mentions; classify the intent on the utterance with those mentions replaced by placeholders;
+then decide the values that depend on the intent (a bare number is brightness or temperature, "half" is a brightness,
+the new name in rename_device). Below NluConfig.threshold the intent is nlu_fallback, as Rasa's FallbackClassifier
+does it: {"name": "nlu_fallback", "confidence": threshold}, inserted first in intent_ranking.
+
+The model (model.npz + meta.json) lives in <model_dir>/embedded/. load() trains first when there is no model or the
+data hash in meta.json does not match the files in data_dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from assistant.config import NluConfig
+from assistant.devices import DeviceKind
+from assistant.errors import ErrorCode, NluError
+from assistant.nlu.classifier import IntentClassifier
+from assistant.nlu.engine import NamedThing, NameKind, NluEngine, TrainReport, Vocabulary
+from assistant.nlu.featurize import (
+    ENTITY_PLACEHOLDERS,
+    FEATURIZER_VERSION,
+    KEEP_RAW,
+    Delexicalised,
+    Span,
+    delexicalise,
+)
+from assistant.nlu.gazetteer import Gazetteer
+from assistant.nlu.result import FALLBACK_INTENT, Entity, IntentScore, NluResult
+from assistant.nlu.text import ARTICLES, Token, normalise, tokenize
+from assistant.nlu.training_data import Example, TrainingData, data_files, data_hash, load_training_data
+from assistant.nlu.values import TIERS, Mention, ValueRules, find_new_name, resolve
+
+log = logging.getLogger(__name__)
+
+ENGINE_VERSION = f"embedded-{FEATURIZER_VERSION}.1"
+MODEL_SUBDIR = "embedded"
+MAX_ANALYSED_CHARS = 5000  # the caller limits text; past this we only look at the start
+RANKING_LENGTH = 10
+_FILLER = frozenset({"please", "pls", "plz", "hey", "hearth", "can", "you", "could", "would"})
+
+
+@dataclass(slots=True)
+class _Runtime:
+    """A loaded model and the word lists trained with it."""
+
+    classifier: IntentClassifier
+    rules: ValueRules
+    class_words: dict[str, str]
+    common_words: frozenset[str]
+    data_hash: str
+
+
+class EmbeddedNluEngine(NluEngine):
+    """The default NLU engine: no server, no network, sub-millisecond parses."""
+
+    name: ClassVar[str] = "embedded"
+
+    def __init__(self, config: NluConfig, c: float = 20.0) -> None:
+        self.config = config
+        self.c = c
+        self._runtime: _Runtime | None = None
+        self._vocabularies: weakref.WeakSet[Gazetteer] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    @property
+    def model_dir(self) -> Path:
+        return self.config.model_dir / MODEL_SUBDIR
+
+    @property
+    def loaded(self) -> bool:
+        return self._runtime is not None
+
+    # -- NluEngine ----------------------------------------------------------------------------------------------
+    def new_vocabulary(self) -> Gazetteer:
+        rt = self._runtime
+        vocab = Gazetteer(
+            class_words=rt.class_words if rt else None,
+            common_words=rt.common_words if rt else (),
+        )
+        self._vocabularies.add(vocab)
+        return vocab
+
+    async def load(self) -> None:
+        await asyncio.to_thread(self.load_sync)
+
+    async def parse(self, text: str, vocabulary: Vocabulary) -> NluResult:
+        return self.parse_sync(text, vocabulary)
+
+    def train(self) -> TrainReport:
+        with self._lock:
+            return self._train()
+
+    # -- loading ------------------------------------------------------------------------------------------------
+    def load_sync(self) -> None:
+        """Load the saved model, training first when it is missing or stale."""
+        with self._lock:
+            meta = IntentClassifier.read_meta(self.model_dir)
+            have_data = bool(data_files(self.config.data_dir))
+            if meta is None:
+                if not have_data:
+                    raise NluError(
+                        ErrorCode.NOT_TRAINED,
+                        f"no NLU model in {self.model_dir} and no training data in {self.config.data_dir}",
+                    )
+                log.info("nlu: no model in %s; training from %s", self.model_dir, self.config.data_dir)
+                self._train()
+                return
+            if have_data:
+                current = data_hash(self.config.data_dir)
+                if meta.get("data_hash") != current or meta.get("version") != ENGINE_VERSION:
+                    log.info("nlu: model in %s is stale (data or version changed); retraining", self.model_dir)
+                    self._train()
+                    return
+            else:
+                log.warning("nlu: no training data in %s; using the saved model as is", self.config.data_dir)
+            self._install(self._runtime_from(meta))
+
+    def _runtime_from(self, meta: dict[str, Any]) -> _Runtime:
+        classifier = IntentClassifier.load(self.model_dir, meta)
+        return _Runtime(
+            classifier=classifier,
+            rules=ValueRules(meta.get("colors", ()), meta.get("tier_words", {})),
+            class_words=dict(meta.get("class_words", {})),
+            common_words=frozenset(meta.get("common_words", ())),
+            data_hash=str(meta.get("data_hash", "")),
+        )
+
+    def _install(self, rt: _Runtime) -> None:
+        self._runtime = rt
+        for vocab in list(self._vocabularies):
+            vocab.configure(rt.class_words, rt.common_words)
+
+    # -- training -----------------------------------------------------------------------------------------------
+    def _train(self) -> TrainReport:
+        began = time.perf_counter()
+        data = load_training_data(self.config.data_dir)
+        prep = TrainingPrep(data)
+        samples: list[Delexicalised] = []
+        labels: list[str] = []
+        for ex in data.examples:
+            for d in prep.samples(ex):
+                samples.append(d)
+                labels.append(ex.intent)
+        classifier = IntentClassifier.fit(samples, labels, c=self.c)
+        correct = sum(
+            classifier.labels[int(np.argmax(classifier.predict(d)))] == y for d, y in zip(samples, labels, strict=True)
+        )
+        seconds = time.perf_counter() - began
+        meta = {
+            "version": ENGINE_VERSION,
+            "data_hash": data.data_hash,
+            "trained_at": time.time(),
+            "examples": len(data.examples),
+            "samples": len(samples),
+            "seconds": round(seconds, 3),
+            "c": self.c,
+            "class_words": prep.class_words,
+            "common_words": sorted(prep.common_words),
+            "colors": prep.colors,
+            "tier_words": prep.tier_words,
+        }
+        path = classifier.save(self.model_dir, meta)
+        self._install(
+            _Runtime(classifier, prep.rules, prep.class_words, frozenset(prep.common_words), data.data_hash)
+        )
+        seconds = time.perf_counter() - began
+        log.info(
+            "nlu: trained on %d examples (%d intents) in %.2fs -> %s",
+            len(data.examples),
+            len(classifier.labels),
+            seconds,
+            path,
+        )
+        return TrainReport(
+            model_path=path,
+            examples=len(data.examples),
+            intents=len(classifier.labels),
+            seconds=seconds,
+            metrics={
+                "samples": len(samples),
+                "features": len(classifier.vocab),
+                "train_accuracy": round(correct / max(1, len(samples)), 4),
+                "conflicts": list(data.conflicts),
+            },
+        )
+
+    # -- parsing ------------------------------------------------------------------------------------------------
+    def parse_sync(self, text: str, vocabulary: Vocabulary) -> NluResult:
+        """parse() without the coroutine: pure CPU, well under a millisecond."""
+        rt = self._runtime
+        if rt is None:
+            raise NluError(ErrorCode.NOT_TRAINED, "the NLU model is not loaded; call load() first")
+        threshold = self.config.threshold
+        if not text or not text.strip():
+            fallback = IntentScore(FALLBACK_INTENT, threshold)
+            return NluResult(text=text, intent=fallback, entities=[], intent_ranking=[fallback])
+        analysed = text[:MAX_ANALYSED_CHARS]
+        tokens = tokenize(analysed)
+        gazetteer = vocabulary if isinstance(vocabulary, Gazetteer) else _as_gazetteer(vocabulary, rt)
+        named, mentions = choose(gazetteer.match_tokens(analysed, tokens), rt.rules.mentions(analysed, tokens))
+        spans = [_entity_span(e) for e in named] + [s for s in map(_mention_span, mentions) if s is not None]
+        probs = rt.classifier.predict(delexicalise(tokens, spans))
+        order = np.argsort(-probs)
+        labels = rt.classifier.labels
+        ranking = [IntentScore(labels[int(i)], float(probs[int(i)])) for i in order[:RANKING_LENGTH]]
+        top = ranking[0]
+        entities = list(named)
+        entities += resolve(mentions, tokens, top.name, _device_classes(named, gazetteer))
+        if top.name == "rename_device":
+            new_name = find_new_name(analysed, tokens, named)
+            if new_name is not None:
+                entities = [e for e in entities if e.end <= new_name.start or e.start >= new_name.end]
+                entities.append(new_name)
+        for e in entities:
+            if not e.text:
+                e.text = analysed[e.start : e.end]
+        entities.sort(key=lambda e: (e.start, e.end))
+        intent = top
+        if top.confidence < threshold:
+            intent = IntentScore(FALLBACK_INTENT, threshold)
+            ranking = [intent, *ranking][:RANKING_LENGTH]
+        return NluResult(text=text, intent=intent, entities=entities, intent_ranking=ranking)
+
+
+def choose(named: list[Entity], mentions: list[Mention]) -> tuple[list[Entity], list[Mention]]:
+    """Keep the longest of overlapping mentions; on a tie an exact name beats a rule value, which beats a partial
+    name or class word ("red lamp" is a device, "light blue" a colour, "lamp 2" a device)."""
+    items: list[tuple[int, int, int, int, Entity | Mention]] = []
+    for e in named:
+        exact = e.confidence >= 1.0 and not e.candidates
+        items.append((e.start, e.end, 0 if exact else 2, len(items), e))
+    for m in mentions:
+        items.append((m.start, m.end, 1, len(items), m))
+    items.sort(key=lambda it: (it[0] - it[1], it[2], it[3]))
+    taken: list[tuple[int, int]] = []
+    keep_named: list[Entity] = []
+    keep_mentions: list[Mention] = []
+    for start, end, _, _, item in items:
+        if any(start < e and s < end for s, e in taken):
+            continue
+        taken.append((start, end))
+        if isinstance(item, Entity):
+            keep_named.append(item)
+        else:
+            keep_mentions.append(item)
+    keep_named.sort(key=lambda e: e.start)
+    keep_mentions.sort(key=lambda m: m.start)
+    return keep_named, keep_mentions
+
+
+def _entity_span(e: Entity) -> Span:
+    return Span(e.start, e.end, (ENTITY_PLACEHOLDERS.get(e.entity, "__device__"),), e.entity in KEEP_RAW)
+
+
+def _mention_span(m: Mention) -> Span | None:
+    placeholder = m.placeholder
+    return Span(m.start, m.end, placeholder) if placeholder else None
+
+
+def _device_classes(named: list[Entity], vocabulary: Gazetteer) -> set[str]:
+    classes: set[str] = set()
+    for e in named:
+        if e.entity == "device_class":
+            classes.add(str(e.value))
+        elif e.entity == "device":
+            for device_id in e.candidates or [str(e.value)]:
+                thing = vocabulary.get(NameKind.DEVICE, device_id)
+                if thing is not None and thing.device_class:
+                    classes.add(thing.device_class)
+    return classes
+
+
+def _as_gazetteer(vocabulary: Vocabulary, rt: _Runtime) -> Gazetteer:
+    """Another Vocabulary implementation: copy it into a Gazetteer (linear; only for foreign vocabularies)."""
+    g = Gazetteer(class_words=rt.class_words, common_words=rt.common_words)
+    for kind in NameKind:
+        for thing in vocabulary.things(kind):
+            g.put(thing)
+    return g
+
+
+class TrainingPrep:
+    """Turns training examples into classifier samples exactly the way parse() sees utterances.
+
+    Annotated device/area/scene/device_class spans become placeholders; names the annotations use elsewhere (and the
+    area and scene lookup tables) are matched in unannotated text with a Gazetteer, and rule values with the same
+    ValueRules as at run time, so the placeholders a training sentence gets are the ones parse() would produce."""
+
+    def __init__(self, data: TrainingData) -> None:
+        self.data = data
+        kinds = {str(k) for k in DeviceKind}
+        self.class_words: dict[str, str] = {}
+        for text, value in data.synonyms.items():
+            if value in kinds:
+                self.class_words[text] = value
+        for ex in data.examples:
+            for span in ex.entities:
+                if span.entity == "device_class":
+                    value = data.value_of(span)
+                    if value in kinds:
+                        self.class_words.setdefault(span.text.lower(), value)
+        self.colors = sorted(
+            {c.lower() for name in ("color", "colour", "colors", "colours") for c in data.lookups.get(name, [])}
+        )
+        self.tier_words = {text: value for text, value in data.synonyms.items() if value in TIERS}
+        self.rules = ValueRules(self.colors, self.tier_words)
+        self.common_words = self._carrier_words(data.examples)
+        self.gazetteer = Gazetteer(class_words=self.class_words, common_words=self.common_words)
+        for thing in self._things():
+            self.gazetteer.put(thing)
+
+    def _things(self) -> Iterable[NamedThing]:
+        names: dict[NameKind, set[str]] = {k: set() for k in NameKind}
+        for ex in self.data.examples:
+            for span in ex.entities:
+                if span.entity in ("device", "area", "scene"):
+                    names[NameKind(span.entity)].add(span.text)
+        for lookup, kind in (("area", NameKind.AREA), ("areas", NameKind.AREA), ("scene", NameKind.SCENE)):
+            names[kind].update(self.data.lookups.get(lookup, []))
+        for kind, texts in names.items():
+            for text in sorted(texts):
+                key = normalise(text)
+                if key:
+                    yield NamedThing(kind, f"{kind}:{key}", (text,))
+
+    @staticmethod
+    def _carrier_words(examples: list[Example]) -> set[str]:
+        words: set[str] = set()
+        for ex in examples:
+            for tok in tokenize(ex.text):
+                if not any(s.start <= tok.start < s.end for s in ex.entities):
+                    words.add(tok.text)
+        return words
+
+    def samples(self, ex: Example) -> list[Delexicalised]:
+        """The example as the classifier will see it, plus a variant without articles and fillers."""
+        tokens = tokenize(ex.text)
+        annotated = [
+            Entity(s.entity, s.value, s.start, s.end, s.text) for s in ex.entities if s.entity in ENTITY_PLACEHOLDERS
+        ]
+        found = [
+            e
+            for e in self.gazetteer.match_tokens(ex.text, tokens)
+            if all(e.end <= a.start or e.start >= a.end for a in annotated)
+        ]
+        named, mentions = choose(annotated + found, self.rules.mentions(ex.text, tokens))
+        spans = [_entity_span(e) for e in named] + [s for s in map(_mention_span, mentions) if s is not None]
+        out = [delexicalise(tokens, spans)]
+        trimmed: list[Token] = [t for t in tokens if t.text not in ARTICLES and t.text not in _FILLER]
+        if trimmed and len(trimmed) != len(tokens):
+            out.append(delexicalise(trimmed, spans))
+        return out

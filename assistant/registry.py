@@ -1,0 +1,252 @@
+"""The live registry of homes: areas, devices with their state, scenes; kept in memory, backed by the store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.devices import Capability, Device, DeviceKind, DeviceState
+from assistant.errors import DeviceError, ErrorCode, HearthError
+from assistant.nlu.engine import NamedThing, NameKind, NluEngine, Vocabulary
+from assistant.store import Store, dumps
+
+WriteOp = Callable[[sqlite3.Connection], Any]
+
+
+@dataclass(slots=True)
+class Area:
+    """A room or zone."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "aliases": list(self.aliases)}
+
+
+@dataclass(slots=True)
+class Scene:
+    """A named set of device states."""
+
+    id: str
+    name: str
+    states: dict[str, DeviceState] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "states": {k: v.to_dict() for k, v in self.states.items()},
+        }
+
+
+@dataclass(slots=True)
+class DeviceEntry:
+    """A device with its last known state and availability."""
+
+    device: Device
+    state: DeviceState
+    available: bool = True
+    updated_at: float = 0.0
+
+    def view(self, areas: dict[str, Area] | None = None) -> dict[str, Any]:
+        """The API's DeviceView."""
+        out = self.device.to_dict()
+        out.pop("home_id", None)
+        out["state"] = self.state.to_dict()
+        out["available"] = self.available
+        if areas is not None and self.device.area in areas:
+            out["area_name"] = areas[self.device.area].name
+        return out
+
+
+class Home:
+    """One home's registry and its NLU vocabulary."""
+
+    def __init__(self, home_id: str, name: str, vocabulary: Vocabulary) -> None:
+        self.id = home_id
+        self.name = name
+        self.vocabulary = vocabulary
+        self.areas: dict[str, Area] = {}
+        self.devices: dict[str, DeviceEntry] = {}
+        self.scenes: dict[str, Scene] = {}
+
+    def entry(self, device_id: str) -> DeviceEntry:
+        try:
+            return self.devices[device_id]
+        except KeyError:
+            raise DeviceError(
+                ErrorCode.UNKNOWN_DEVICE, f"There is no device called {device_id!r}.", {"device": device_id}
+            ) from None
+
+    def device(self, device_id: str) -> Device:
+        return self.entry(device_id).device
+
+    def area_name(self, area_id: str | None) -> str:
+        if area_id and area_id in self.areas:
+            return self.areas[area_id].name
+        return area_id or ""
+
+    def find(
+        self,
+        area: str | None = None,
+        kind: DeviceKind | None = None,
+        capability: Capability | None = None,
+    ) -> list[Device]:
+        """Devices matching all the given filters, in a stable order."""
+        out = []
+        for entry in self.devices.values():
+            dev = entry.device
+            if area is not None and dev.area != area:
+                continue
+            if kind is not None and dev.kind != kind:
+                continue
+            if capability is not None and capability not in dev.capabilities:
+                continue
+            out.append(dev)
+        return out
+
+    # vocabulary upkeep: every registry change reaches the NLU at once
+    def _index_device(self, dev: Device) -> None:
+        self.vocabulary.put(
+            NamedThing(NameKind.DEVICE, dev.id, (dev.name, *dev.aliases), dev.area, str(dev.kind))
+        )
+
+    def _index_area(self, area: Area) -> None:
+        self.vocabulary.put(NamedThing(NameKind.AREA, area.id, (area.name, *area.aliases)))
+
+    def _index_scene(self, scene: Scene) -> None:
+        self.vocabulary.put(NamedThing(NameKind.SCENE, scene.id, (scene.name,)))
+
+
+class Registry:
+    """All homes, loaded from the store at start and updated together with it."""
+
+    def __init__(self, store: Store, nlu: NluEngine) -> None:
+        self.store = store
+        self.nlu = nlu
+        self.homes: dict[str, Home] = {}
+
+    def load(self) -> None:
+        """Read every home, area, device, state and scene from the store."""
+        self.homes.clear()
+        for row in self.store.query("SELECT id, name FROM homes"):
+            self.homes[row["id"]] = Home(row["id"], row["name"], self.nlu.new_vocabulary())
+        for row in self.store.query("SELECT * FROM areas"):
+            home = self.homes.get(row["home_id"])
+            if home:
+                area = Area(row["id"], row["name"], tuple(json.loads(row["aliases"])))
+                home.areas[area.id] = area
+                home._index_area(area)
+        states = {
+            (r["home_id"], r["device_id"]): r
+            for r in self.store.query("SELECT home_id, device_id, state, available, updated_at FROM device_state")
+        }
+        for row in self.store.query("SELECT * FROM devices ORDER BY created_at, rowid"):
+            home = self.homes.get(row["home_id"])
+            if not home:
+                continue
+            dev = _device_from_row(row)
+            srow = states.get((dev.home_id, dev.id))
+            state = DeviceState.from_dict(json.loads(srow["state"])) if srow else DeviceState()
+            home.devices[dev.id] = DeviceEntry(
+                dev, state, bool(srow["available"]) if srow else True, srow["updated_at"] if srow else 0.0
+            )
+            home._index_device(dev)
+        for row in self.store.query("SELECT * FROM scenes"):
+            home = self.homes.get(row["home_id"])
+            if home:
+                raw = json.loads(row["states"])
+                scene = Scene(row["id"], row["name"], {k: DeviceState.from_dict(v) for k, v in raw.items()})
+                home.scenes[scene.id] = scene
+                home._index_scene(scene)
+
+    def home(self, home_id: str) -> Home:
+        try:
+            return self.homes[home_id]
+        except KeyError:
+            raise HearthError(ErrorCode.NOT_FOUND, "That home does not exist.", {"home": home_id}) from None
+
+    # -- changes (each returns the write ops; callers commit them, then the change is visible) -------------------
+    def create_home(self, home_id: str, name: str) -> tuple[Home, list[WriteOp]]:
+        if home_id in self.homes:
+            raise HearthError(ErrorCode.VALIDATION, f"home {home_id!r} exists", {"home": home_id})
+        home = Home(home_id, name, self.nlu.new_vocabulary())
+        self.homes[home_id] = home
+        now = time.time()
+        return home, [lambda c: c.execute("INSERT INTO homes VALUES (?, ?, ?)", (home_id, name, now))]
+
+    def put_area(self, home: Home, area: Area) -> list[WriteOp]:
+        home.areas[area.id] = area
+        home._index_area(area)
+        row = (home.id, area.id, area.name, dumps(list(area.aliases)))
+        return [lambda c: c.execute("INSERT OR REPLACE INTO areas VALUES (?, ?, ?, ?)", row)]
+
+    def put_device(self, dev: Device, state: DeviceState | None = None) -> list[WriteOp]:
+        """Add or update a device (a rename is understood by the NLU at once)."""
+        home = self.home(dev.home_id)
+        if dev.area is not None and dev.area not in home.areas:
+            raise HearthError(ErrorCode.UNKNOWN_AREA, f"There is no area called {dev.area!r}.", {"area": dev.area})
+        old = home.devices.get(dev.id)
+        entry = DeviceEntry(dev, state or (old.state if old else DeviceState()), True, time.time())
+        if old:
+            entry.available = old.available
+        home.devices[dev.id] = entry
+        home._index_device(dev)
+        row = (
+            dev.home_id, dev.id, dev.name, str(dev.kind), dev.area,
+            dumps(sorted(str(c) for c in dev.capabilities)), dev.adapter, dumps(list(dev.aliases)),
+            dev.address, time.time(),
+        )  # fmt: skip
+        ops: list[WriteOp] = [
+            lambda c: c.execute(
+                "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (home_id, id) DO UPDATE SET "
+                "name=excluded.name, kind=excluded.kind, area=excluded.area, capabilities=excluded.capabilities, "
+                "adapter=excluded.adapter, aliases=excluded.aliases, address=excluded.address",
+                row,
+            )
+        ]
+        ops.append(self.state_op(dev.home_id, dev.id, entry.state, entry.available))
+        return ops
+
+    def put_scene(self, home: Home, scene: Scene) -> list[WriteOp]:
+        home.scenes[scene.id] = scene
+        home._index_scene(scene)
+        row = (home.id, scene.id, scene.name, dumps({k: v.to_dict() for k, v in scene.states.items()}))
+        return [lambda c: c.execute("INSERT OR REPLACE INTO scenes VALUES (?, ?, ?, ?)", row)]
+
+    def set_state(self, home_id: str, device_id: str, state: DeviceState, available: bool) -> WriteOp:
+        """Record a device's new state in memory; return the op that makes it durable."""
+        entry = self.home(home_id).entry(device_id)
+        entry.state = state
+        entry.available = available
+        entry.updated_at = time.time()
+        return self.state_op(home_id, device_id, state, available)
+
+    @staticmethod
+    def state_op(home_id: str, device_id: str, state: DeviceState, available: bool) -> WriteOp:
+        row = (home_id, device_id, dumps(state.to_dict()), int(available), time.time())
+        return lambda c: c.execute("INSERT OR REPLACE INTO device_state VALUES (?, ?, ?, ?, ?)", row)
+
+    def all_devices(self) -> Iterable[DeviceEntry]:
+        for home in self.homes.values():
+            yield from home.devices.values()
+
+
+def _device_from_row(row: dict[str, Any]) -> Device:
+    return Device(
+        home_id=row["home_id"],
+        id=row["id"],
+        name=row["name"],
+        kind=DeviceKind(row["kind"]),
+        area=row["area"],
+        capabilities=frozenset(Capability(c) for c in json.loads(row["capabilities"])),
+        adapter=row["adapter"],
+        aliases=tuple(json.loads(row["aliases"])),
+        address=row["address"],
+    )

@@ -1,0 +1,155 @@
+"""JSON schemas of request bodies, used to validate requests and to write the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assistant.devices import Capability, CommandName, DeviceKind
+
+ID = {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"}
+TEXT = {"type": "string", "minLength": 1, "maxLength": 1000}
+
+CONVERSATION_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["text"],
+    "additionalProperties": False,
+    "properties": {
+        "text": TEXT,
+        "conversation_id": ID,
+        "area": {"anyOf": [ID, {"type": "null"}]},
+        "language": {"type": "string", "enum": ["en"]},
+    },
+}
+
+PARSE_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["text"],
+    "additionalProperties": False,
+    "properties": {"text": {"type": "string", "maxLength": 1000}},
+}
+
+COMMAND_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "enum": [str(c) for c in CommandName]},
+        "params": {"type": "object", "maxProperties": 10},
+    },
+}
+
+NAME = {"type": "string", "minLength": 1, "maxLength": 60}
+DEVICE_CREATE: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "name", "kind"],
+    "additionalProperties": False,
+    "properties": {
+        "id": ID,
+        "name": NAME,
+        "kind": {"type": "string", "enum": [str(k) for k in DeviceKind]},
+        "area": {"anyOf": [ID, {"type": "null"}]},
+        "capabilities": {"type": "array", "items": {"type": "string", "enum": [str(c) for c in Capability]}},
+        "aliases": {"type": "array", "items": NAME, "maxItems": 10},
+        "adapter": {"type": "string", "enum": ["virtual"]},
+    },
+}
+
+DEVICE_UPDATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {
+        "name": NAME,
+        "area": {"anyOf": [ID, {"type": "null"}]},
+        "aliases": {"type": "array", "items": NAME, "maxItems": 10},
+    },
+}
+
+STATE = {
+    "type": "object",
+    "properties": {
+        "on": {"type": "boolean"},
+        "brightness": {"type": "integer"},
+        "color": {"type": "string"},
+        "color_temp": {"type": "integer"},
+        "target_temperature": {"type": "number"},
+        "current_temperature": {"type": "number"},
+        "humidity": {"type": "number"},
+        "locked": {"type": "boolean"},
+        "position": {"type": "integer"},
+        "motion": {"type": "boolean"},
+    },
+}
+
+DEVICE_VIEW = {
+    "type": "object",
+    "required": ["id", "name", "kind", "capabilities", "state", "available"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "kind": {"type": "string", "enum": [str(k) for k in DeviceKind]},
+        "area": {"type": ["string", "null"]},
+        "area_name": {"type": "string"},
+        "capabilities": {"type": "array", "items": {"type": "string"}},
+        "adapter": {"type": "string"},
+        "aliases": {"type": "array", "items": {"type": "string"}},
+        "address": {"type": "string"},
+        "state": STATE,
+        "available": {"type": "boolean"},
+    },
+}
+
+ACTION = {
+    "type": "object",
+    "properties": {
+        "device_id": {"type": "string"},
+        "command": {"type": "object"},
+        "before": STATE,
+        "after": STATE,
+    },
+}
+
+REPLY = {
+    "type": "object",
+    "required": ["speech", "kind", "expects_answer"],
+    "properties": {
+        "speech": {"type": "string"},
+        "kind": {"type": "string"},
+        "card": {"type": ["object", "null"]},
+        "actions": {"type": "array", "items": ACTION},
+        "expects_answer": {"type": "boolean"},
+        "intent": {"type": ["string", "null"]},
+        "conversation_id": {"type": "string"},
+        "error_code": {"type": ["string", "null"]},
+    },
+}
+
+NLU_RESULT = {
+    "type": "object",
+    "required": ["text", "intent", "entities", "intent_ranking"],
+    "properties": {
+        "text": {"type": "string"},
+        "intent": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "confidence": {"type": "number"}},
+        },
+        "entities": {"type": "array", "items": {"type": "object"}},
+        "intent_ranking": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        }
+    },
+}

@@ -1,0 +1,197 @@
+"""The HTTP API: conversation, devices, areas, scenes, events, NLU parse, health; plus channels' routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+
+from aiohttp import web
+
+from assistant import __version__, schemas
+from assistant.channel import Channel
+from assistant.core import Core
+from assistant.devices import Capability, Command, Device, DeviceKind
+from assistant.errors import ErrorCode, HearthError
+from assistant.eventlog import EventType, append_op
+from assistant.http import (
+    CORE_KEY,
+    auth_middleware,
+    errors_middleware,
+    json_ok,
+    principal,
+    read_json,
+    run_turn,
+)
+from assistant.openapi import openapi_document
+from assistant.websocket import WebSocketHub, WS_HUB_KEY
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_CAPABILITIES: dict[DeviceKind, list[Capability]] = {
+    DeviceKind.LIGHT: [Capability.ON_OFF, Capability.BRIGHTNESS],
+    DeviceKind.SWITCH: [Capability.ON_OFF],
+    DeviceKind.FAN: [Capability.ON_OFF],
+    DeviceKind.CLIMATE: [Capability.SETPOINT, Capability.TEMPERATURE],
+    DeviceKind.LOCK: [Capability.LOCK],
+    DeviceKind.COVER: [Capability.POSITION],
+    DeviceKind.SENSOR: [Capability.TEMPERATURE],
+}
+
+
+def _core(request: web.Request) -> Core:
+    return request.app[CORE_KEY]
+
+
+async def health(request: web.Request) -> web.Response:
+    core = _core(request)
+    return json_ok({"status": "ok" if core.started else "starting", "version": __version__})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_ok(openapi_document(request.app))
+
+
+async def conversation(request: web.Request) -> web.Response:
+    body = await read_json(request, schemas.CONVERSATION_REQUEST)
+    who = principal(request)
+    return json_ok(await run_turn(_core(request), who.home_id, who.user_id, body, "api"))
+
+
+async def nlu_parse(request: web.Request) -> web.Response:
+    body = await read_json(request, schemas.PARSE_REQUEST)
+    core = _core(request)
+    home = core.registry.home(principal(request).home_id)
+    result = await core.nlu.parse(" ".join(body["text"].split()), home.vocabulary)
+    return json_ok(result.to_dict())
+
+
+async def list_devices(request: web.Request) -> web.Response:
+    core = _core(request)
+    home = core.registry.home(principal(request).home_id)
+    return json_ok({"devices": [e.view(home.areas) for e in home.devices.values()]})
+
+
+async def get_device(request: web.Request) -> web.Response:
+    core = _core(request)
+    home = core.registry.home(principal(request).home_id)
+    return json_ok(home.entry(request.match_info["device_id"]).view(home.areas))
+
+
+async def command_device(request: web.Request) -> web.Response:
+    body = await read_json(request, schemas.COMMAND_REQUEST)
+    core = _core(request)
+    who = principal(request)
+    home = core.registry.home(who.home_id)
+    device_id = request.match_info["device_id"]
+    home.entry(device_id)  # 404 before anything else
+    action = await core.control.command(
+        home, device_id, Command.from_dict(body), user_id=who.user_id, channel="api"
+    )
+    return json_ok({"device": home.entry(device_id).view(home.areas), "action": action.to_dict()})
+
+
+async def create_device(request: web.Request) -> web.Response:
+    body = await read_json(request, schemas.DEVICE_CREATE)
+    core = _core(request)
+    home = core.registry.home(principal(request).home_id)
+    if body["id"] in home.devices:
+        raise HearthError(ErrorCode.VALIDATION, f"A device with id {body['id']!r} exists.", {"device": body["id"]})
+    kind = DeviceKind(body["kind"])
+    caps = body.get("capabilities") or DEFAULT_CAPABILITIES[kind]
+    device = Device(
+        home.id, body["id"], " ".join(body["name"].split()), kind, body.get("area"),
+        frozenset(Capability(c) for c in caps), body.get("adapter", "virtual"), tuple(body.get("aliases", ())),
+        f"virtual:{body['id']}",
+    )  # fmt: skip
+    adapter = core.control.adapter_for(device)
+    ops = core.registry.put_device(device)
+    ops.append(append_op(home.id, EventType.DEVICE_ADDED, device.to_dict()))
+    await core.store.write(*ops)
+    await adapter.attach(device, home.entry(device.id).state)
+    core.control.publish(home, [device.id])
+    return json_ok(home.entry(device.id).view(home.areas), status=201)
+
+
+async def update_device(request: web.Request) -> web.Response:
+    body = await read_json(request, schemas.DEVICE_UPDATE)
+    core = _core(request)
+    home = core.registry.home(principal(request).home_id)
+    device = home.device(request.match_info["device_id"])
+    changes: dict = {}
+    if "name" in body:
+        changes["name"] = " ".join(body["name"].split())
+    if "area" in body:
+        changes["area"] = body["area"]
+    if "aliases" in body:
+        changes["aliases"] = tuple(body["aliases"])
+    updated = replace(device, **changes)
+    ops = core.registry.put_device(updated)
+    ops.append(append_op(home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, **body}))
+    await core.store.write(*ops)
+    core.control.publish(home, [device.id])
+    return json_ok(home.entry(device.id).view(home.areas))
+
+
+async def list_areas(request: web.Request) -> web.Response:
+    home = _core(request).registry.home(principal(request).home_id)
+    return json_ok({"areas": [a.to_dict() for a in home.areas.values()]})
+
+
+async def list_scenes(request: web.Request) -> web.Response:
+    home = _core(request).registry.home(principal(request).home_id)
+    return json_ok({"scenes": [s.to_dict() for s in home.scenes.values()]})
+
+
+def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HearthError(ErrorCode.VALIDATION, f"{name} must be a whole number.", {"field": name}) from None
+    if not low <= value <= high:
+        raise HearthError(ErrorCode.VALIDATION, f"{name} must be between {low} and {high}.", {"field": name})
+    return value
+
+
+async def list_events(request: web.Request) -> web.Response:
+    core = _core(request)
+    after = _int_query(request, "after", 0, 0, 2**62)
+    limit = _int_query(request, "limit", 100, 1, 1000)
+    type_ = request.query.get("type")
+    events = core.events.list(principal(request).home_id, after, limit, type_)
+    return json_ok({"events": events})
+
+
+def build_server(core: Core, channels: Sequence[Channel] = ()) -> web.Application:
+    """The aiohttp application around a core; the core starts and stops with it."""
+    limit = max(core.config.server.max_body_bytes, core.config.server.max_audio_bytes)
+    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=limit)
+    app[CORE_KEY] = core
+    app[WS_HUB_KEY] = WebSocketHub(core)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await core.start()
+        yield
+        await app[WS_HUB_KEY].close_all()
+        await core.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/api/v1/health", health)
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    app.router.add_post("/api/v1/conversation", conversation)
+    app.router.add_post("/api/v1/nlu/parse", nlu_parse)
+    app.router.add_get("/api/v1/devices", list_devices)
+    app.router.add_post("/api/v1/devices", create_device)
+    app.router.add_get("/api/v1/devices/{device_id}", get_device)
+    app.router.add_patch("/api/v1/devices/{device_id}", update_device)
+    app.router.add_post("/api/v1/devices/{device_id}/command", command_device)
+    app.router.add_get("/api/v1/areas", list_areas)
+    app.router.add_get("/api/v1/scenes", list_scenes)
+    app.router.add_get("/api/v1/events", list_events)
+    app.router.add_get("/api/v1/ws", app[WS_HUB_KEY].handle)
+    for channel in channels:
+        channel.setup(app, core)
+    return app

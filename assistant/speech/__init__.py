@@ -1,0 +1,1 @@
+"""Speech: the SttEngine and TtsEngine seams, their local and Wyoming implementations, audio helpers, VAD."""

@@ -1,0 +1,73 @@
+"""The speech seams: SttEngine (audio to text) and TtsEngine (text to audio), chosen by configuration."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFormat:
+    """Raw PCM layout."""
+
+    rate: int = 16000
+    width: int = 2  # bytes per sample
+    channels: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What speech recognition heard."""
+
+    text: str
+    language: str = "en"
+    audio_seconds: float = 0.0
+    processing_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """A piece of synthesized audio."""
+
+    audio: bytes
+    format: AudioFormat
+
+
+class SttEngine(ABC):
+    """Speech to text."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Load and warm up the model."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Release the model."""
+
+    @abstractmethod
+    async def transcribe(
+        self, pcm: bytes, fmt: AudioFormat, vocabulary: Sequence[str] = ()
+    ) -> Transcript:
+        """Transcribe a whole utterance; `vocabulary` biases recognition toward the home's names."""
+
+
+class TtsEngine(ABC):
+    """Text to speech."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Load and warm up the voice."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Release the voice."""
+
+    @abstractmethod
+    def synthesize(self, text: str) -> AsyncIterator[AudioChunk]:
+        """Yield audio sentence by sentence, so the first chunk goes out before the rest is made."""

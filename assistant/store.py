@@ -1,0 +1,232 @@
+"""SQLite store (sqlite-utils, WAL): migrations at start, reads on the caller's thread, group-committed writes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from assistant.errors import ErrorCode, HearthError
+from assistant.migrations import MIGRATIONS
+
+LOG = logging.getLogger(__name__)
+
+WriteOp = Callable[[sqlite3.Connection], Any]
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for the store."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")  # a reply is sent only after its write is on disk
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+@dataclass(slots=True)
+class _Job:
+    ops: list[WriteOp]
+    done: Callable[[BaseException | None, list[Any]], None]
+
+
+class Store:
+    """The database. Writes are queued to one writer thread that commits whatever is waiting in one transaction
+    (group commit), so many concurrent turns share one fsync; each caller's future resolves after COMMIT."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._read = _connect(self.path)
+        self.db = sqlite_utils.Database(self._read)
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.commits = 0
+        self.migrate()
+
+    # -- schema -------------------------------------------------------------------------------------------------
+    def migrate(self) -> int:
+        """Apply pending migrations; return the schema version."""
+        conn = self._read
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version "
+            "(version INTEGER PRIMARY KEY, description TEXT, applied_at REAL)"
+        )
+        applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
+        for version, description, sql in MIGRATIONS:
+            if version in applied:
+                continue
+            LOG.info("applying migration %s: %s", version, description)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_version VALUES (?, ?, ?)", (version, description, time.time())
+                )
+                conn.execute("COMMIT")
+            except Exception:
+                conn.execute("ROLLBACK")
+                raise
+        return self.version()
+
+    def version(self) -> int:
+        row = self._read.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    # -- reads --------------------------------------------------------------------------------------------------
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts (WAL readers never block the writer)."""
+        with self._lock:
+            cur = self._read.execute(sql, tuple(params))
+            names = [d[0] for d in cur.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def query_one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    # -- writes -------------------------------------------------------------------------------------------------
+    def write_sync(self, *ops: WriteOp) -> list[Any]:
+        """Run ops in one transaction now, on this thread (start-up, CLI tools)."""
+        with self._lock:
+            return _run(self._read, list(ops))
+
+    async def write(self, *ops: WriteOp) -> list[Any]:
+        """Queue ops for the writer; return their results once they are committed to disk."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+
+        def done(error: BaseException | None, results: list[Any]) -> None:
+            def settle() -> None:
+                if future.done():
+                    return
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(results)
+
+            loop.call_soon_threadsafe(settle)
+
+        self._ensure_writer()
+        self._queue.put(_Job(list(ops), done))
+        return await future
+
+    def _ensure_writer(self) -> None:
+        if self._writer is None or not self._writer.is_alive():
+            self._writer = threading.Thread(target=self._write_loop, name="hearth-store-writer", daemon=True)
+            self._writer.start()
+
+    def _write_loop(self) -> None:
+        conn = _connect(self.path)
+        try:
+            while True:
+                job = self._queue.get()
+                if job is None:
+                    return
+                jobs = [job]
+                stop = False
+                while True:  # take everything already waiting: one transaction, one fsync
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    jobs.append(more)
+                self._commit(conn, jobs)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        outcomes: list[tuple[BaseException | None, list[Any]]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for index, job in enumerate(jobs):
+                conn.execute(f"SAVEPOINT job{index}")
+                try:
+                    results = [op(conn) for op in job.ops]
+                    conn.execute(f"RELEASE job{index}")
+                    outcomes.append((None, results))
+                except Exception as exc:  # one bad job must not lose the others
+                    conn.execute(f"ROLLBACK TO job{index}")
+                    conn.execute(f"RELEASE job{index}")
+                    outcomes.append((exc, []))
+            conn.execute("COMMIT")
+            self.commits += 1
+        except Exception as exc:
+            LOG.exception("store commit failed")
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            error = HearthError(ErrorCode.INTERNAL, "could not save to the database")
+            error.__cause__ = exc
+            outcomes = [(error, []) for _ in jobs]
+        for job, (error_or_none, results) in zip(jobs, outcomes, strict=True):
+            job.done(error_or_none, results)
+
+    def close(self) -> None:
+        if self._writer is not None and self._writer.is_alive():
+            self._queue.put(None)
+            self._writer.join(timeout=30)
+        self._writer = None
+        with self._lock:
+            try:
+                self._read.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                pass
+            self._read.close()
+
+
+def _run(conn: sqlite3.Connection, ops: list[WriteOp]) -> list[Any]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        results = [op(conn) for op in ops]
+        conn.execute("COMMIT")
+        return results
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a migration script into statements (trigger bodies kept whole)."""
+    statements: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for line in sql.strip().splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        current.append(line)
+        upper = stripped.upper()
+        if upper.startswith("CREATE TRIGGER"):
+            depth += 1
+        if depth and upper.endswith("END;"):
+            depth -= 1
+        if stripped.endswith(";") and depth == 0:
+            statements.append("\n".join(current))
+            current = []
+    if current:
+        statements.append("\n".join(current))
+    return statements

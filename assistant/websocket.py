@@ -1,0 +1,132 @@
+"""The WebSocket API: conversation turns and live events for the authenticated user's home."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import weakref
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from assistant import schemas
+from assistant.auth import Principal
+from assistant.core import Core
+from assistant.errors import ErrorCode, HearthError
+from assistant.http import bearer, parse_json, run_turn
+
+LOG = logging.getLogger(__name__)
+
+AUTH_TIMEOUT_S = 10.0
+MAX_MESSAGE = 64 * 1024
+CLOSE_UNAUTHORIZED = 4401
+
+
+def _error(err: HearthError, msg_id: Any = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "error", **err.to_dict()}
+    if msg_id is not None:
+        out["id"] = msg_id
+    return out
+
+
+class WebSocketHub:
+    """Serves /api/v1/ws and closes every socket on shutdown."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+
+    async def close_all(self) -> None:
+        for ws in list(self.sockets):
+            await ws.close(code=1001, message=b"server shutting down")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_MESSAGE)
+        await ws.prepare(request)
+        self.sockets.add(ws)
+        try:
+            who = await self._authenticate(ws, request)
+            if who is None:
+                return ws
+            await ws.send_json({"type": "auth_ok", "home_id": who.home_id, "user_id": who.user_id})
+            sub = self.core.bus.subscribe(who.home_id)
+            forward = self.core.tasks.spawn(self._forward(ws, sub), f"ws-forward-{id(ws)}")
+            try:
+                await self._serve(ws, who)
+            finally:
+                forward.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await forward
+                sub.close()
+        finally:
+            self.sockets.discard(ws)
+        return ws
+
+    async def _authenticate(self, ws: web.WebSocketResponse, request: web.Request) -> Principal | None:
+        header = bearer(request.headers.get("Authorization"))
+        try:
+            if header:
+                return self.core.auth.verify(header)
+            async with asyncio.timeout(AUTH_TIMEOUT_S):
+                msg = await ws.receive()
+            if msg.type != WSMsgType.TEXT:
+                raise HearthError(ErrorCode.UNAUTHORIZED, 'Send {"type": "auth", "token": "..."} first.')
+            try:
+                data = json.loads(msg.data)
+            except json.JSONDecodeError:
+                data = None
+            if not isinstance(data, dict) or data.get("type") != "auth":
+                raise HearthError(ErrorCode.UNAUTHORIZED, 'Send {"type": "auth", "token": "..."} first.')
+            return self.core.auth.verify(str(data.get("token") or ""))
+        except TimeoutError:
+            err = HearthError(ErrorCode.UNAUTHORIZED, "No authentication arrived in time.")
+        except HearthError as exc:
+            err = exc
+        if not ws.closed:
+            await ws.send_json(_error(err))
+            await ws.close(code=CLOSE_UNAUTHORIZED, message=b"unauthorized")
+        return None
+
+    async def _forward(self, ws: web.WebSocketResponse, sub: Any) -> None:
+        while not ws.closed:
+            event = await sub.get()
+            try:
+                await ws.send_json({"type": "event", "event": event.type, "data": event.data})
+            except ConnectionError:
+                return
+
+    async def _serve(self, ws: web.WebSocketResponse, who: Principal) -> None:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                if msg.type == WSMsgType.BINARY:
+                    await ws.send_json(_error(HearthError(ErrorCode.BAD_REQUEST, "Send JSON text messages.")))
+                continue
+            msg_id: Any = None
+            try:
+                data = json.loads(msg.data)
+                if not isinstance(data, dict):
+                    raise HearthError(ErrorCode.VALIDATION, "A message must be a JSON object.")
+                msg_id = data.pop("id", None)
+                kind = data.pop("type", None)
+                if kind == "ping":
+                    await ws.send_json({"type": "pong", "id": msg_id})
+                elif kind == "conversation":
+                    body = parse_json(json.dumps(data), schemas.CONVERSATION_REQUEST)
+                    result = await run_turn(self.core, who.home_id, who.user_id, body, "websocket")
+                    await ws.send_json({"type": "result", "id": msg_id, **result})
+                else:
+                    raise HearthError(ErrorCode.VALIDATION, f"Unknown message type {kind!r}.")
+            except json.JSONDecodeError:
+                await ws.send_json(_error(HearthError(ErrorCode.INVALID_JSON, "The message is not valid JSON.")))
+            except HearthError as err:
+                await ws.send_json(_error(err, msg_id))
+            except ConnectionError:
+                return
+            except Exception:
+                LOG.exception("websocket message failed")
+                await ws.send_json(_error(HearthError(ErrorCode.INTERNAL, "Something went wrong."), msg_id))
+
+
+WS_HUB_KEY: web.AppKey[WebSocketHub] = web.AppKey("ws_hub", WebSocketHub)

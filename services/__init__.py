@@ -1,0 +1,1 @@
+"""Actions: each service module registers its intent handlers with the dialogue manager in setup(core)."""

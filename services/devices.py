@@ -1,0 +1,425 @@
+"""Device control service: on/off, brightness, colour, temperature, locks, covers, state questions, scenes, names."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import ClassVar
+
+from assistant.core import Core
+from assistant.devices import Capability, Command, CommandName, Device, DeviceKind, DeviceState
+from assistant.dialogue import join_names
+from assistant.errors import ErrorCode, HearthError
+from assistant.eventlog import EventType, append_op
+from assistant.intents import Ask, Confirm, Done, IntentCall, IntentHandler, Outcome, Slot, SlotType
+from assistant.registry import DeviceEntry, Home
+from assistant.turn import Reply, ReplyKind
+from services.targets import KIND_NOUN, resolve, the
+
+WORD = re.compile(r"[a-z]+")
+TARGET_SLOTS = (
+    Slot("device", SlotType.DEVICE),
+    Slot("area", SlotType.AREA),
+    Slot("device_class", SlotType.DEVICE_CLASS),
+)
+LIGHTS_FIRST = (DeviceKind.LIGHT,)
+WHITES = {"warm white": 2700, "soft white": 2700, "warm": 2700, "white": 4000, "neutral white": 4000,
+          "cool white": 5000, "cool": 5000, "daylight": 6500, "cold white": 6500}  # fmt: skip
+
+
+def nothing_found(call: IntentCall, what: str) -> Done:
+    area = call.slots.get("area")
+    where = f" in the {call.home.area_name(area)}" if area else ""
+    return Done(Reply(f"I couldn't find {what}{where}.", ReplyKind.ERROR, error_code=str(ErrorCode.UNKNOWN_DEVICE)), undoable=False)
+
+
+def is_are(devices: list[Device]) -> str:
+    if len(devices) == 1 and not devices[0].name.endswith(("lights", "blinds", "s")):
+        return "is"
+    return "are"
+
+
+async def run(call: IntentCall, devices: list[Device], command: Command, done: str) -> Done:
+    """Send one command to each device; speak what happened, naming failures plainly."""
+    outcome = await call.core.control.execute(call.home, [(d, command) for d in devices])
+    names = [the(call.home.device(a.device_id)) for a in outcome.actions]
+    parts = []
+    if names:
+        listed = join_names(names) if len(names) <= 4 else f"{len(names)} devices"
+        parts.append(done.format(names=listed))
+    for _device, err in outcome.failures:
+        parts.append(err.message)
+    kind = ReplyKind.DONE if outcome.actions else ReplyKind.ERROR
+    error_code = str(outcome.failures[0][1].code) if outcome.failures else None
+    return Done(
+        Reply(" ".join(parts), kind, actions=outcome.actions, error_code=error_code),
+        context_devices=[d.id for d in devices],
+    )
+
+
+class OnOffHandler(IntentHandler):
+    slots = TARGET_SLOTS
+    on: ClassVar[bool]
+
+    async def handle(self, call: IntentCall) -> Outcome:
+        found = resolve(call, Capability.ON_OFF, None, "device", area_kinds=LIGHTS_FIRST)
+        if isinstance(found, Ask):
+            return found
+        if not found:
+            return nothing_found(call, "anything to switch " + ("on" if self.on else "off"))
+        name = CommandName.TURN_ON if self.on else CommandName.TURN_OFF
+        return await run(call, found, Command(name), "Turned " + ("on" if self.on else "off") + " {names}.")
+
+
+class TurnOn(OnOffHandler):
+    intent = "turn_on"
+    on = True
+
+
+class TurnOff(OnOffHandler):
+    intent = "turn_off"
+    on = False
+
+
+class SetBrightness(IntentHandler):
+    intent = "set_brightness"
+    slots = (*TARGET_SLOTS, Slot("brightness", SlotType.PERCENT))
+
+    async def handle(self, call: IntentCall) -> Outcome:
+        found = resolve(call, Capability.BRIGHTNESS, (DeviceKind.LIGHT,), "light", area_kinds=LIGHTS_FIRST)
+        if isinstance(found, Ask):
+            return found
+        if not found:
+            return nothing_found(call, "a light that can be dimmed")
+        level = call.slots.get("brightness")
+        if level is None:
+            words = set(WORD.findall(call.text.lower()))
+            step = 25 if words & {"brighter", "brighten", "up", "increase", "more"} else (
+                -25 if words & {"dim", "dimmer", "darker", "down", "lower", "decrease", "less"} else 0)
+            if step == 0:
+                return Ask("What brightness, in percent?", "brightness")
+            current = call.home.entry(found[0].id).state
+            base = current.brightness if current.on and current.brightness is not None else (0 if step > 0 else 100)
+            level = max(5, min(100, base + step))
+        return await run(call, found, Command(CommandName.SET_BRIGHTNESS, {"brightness": level}),
+                         "Set {names} to " + f"{level}%.")
+
+
+class SetColor(IntentHandler):
+    intent = "set_color"
+    slots = (*TARGET_SLOTS, Slot("color", SlotType.COLOR))
+
+    async def handle(self, call: IntentCall) -> Outcome:
+        color = call.slots.get("color")
+        if color is None:
+            return Ask("What colour?", "color")
+        capability = Capability.COLOR_TEMP if color in WHITES and color != "white" else Capability.COLOR
+        found = resolve(call, None, (DeviceKind.LIGHT,), "light", area_kinds=LIGHTS_FIRST)
+        if isinstance(found, Ask):
+            return found
+        able = [d for d in found if Capability.COLOR in d.capabilities or
+                (color in WHITES and Capability.COLOR_TEMP in d.capabilities)]
+        if not able:
+            names = join_names(the(d) for d in found) or "that light"
+            return Done(Reply(f"{names[0].upper()}{names[1:]} can't change colour.", ReplyKind.ERROR,
+                              error_code=str(ErrorCode.UNSUPPORTED_COMMAND)), undoable=False)
+        del capability
+        outcome_parts: list[Done] = []
+        colour_lights = [d for d in able if Capability.COLOR in d.capabilities]
+        temp_lights = [d for d in able if Capability.COLOR not in d.capabilities]
+        if colour_lights:
+            outcome_parts.append(await run(call, colour_lights, Command(CommandName.SET_COLOR, {"color": color}),
+                                           "Made {names} " + f"{color}."))
+        if temp_lights:
+            outcome_parts.append(await run(call, temp_lights,
+                                           Command(CommandName.SET_COLOR_TEMP, {"color_temp": WHITES[color]}),
+                                           "Made {names} " + f"{color}."))
+        return merge(outcome_parts)
+
+
+def merge(parts: list[Done]) -> Done:
+    first = parts[0]
+    for extra in parts[1:]:
+        first.reply.speech += " " + extra.reply.speech
+        first.reply.actions.extend(extra.reply.actions)
+        if first.context_devices is not None and extra.context_devices:
+            first.context_devices.extend(extra.context_devices)
+    if first.reply.actions:
+        first.reply.kind = ReplyKind.DONE
+    return first
+
+
+class SetTemperature(IntentHandler):
+    intent = "set_temperature"
+    slots = (*TARGET_SLOTS, Slot("temperature", SlotType.TEMPERATURE))
+
+    async def handle(self, call: IntentCall) -> Outcome:
+        found = resolve(call, Capability.SETPOINT, (DeviceKind.CLIMATE,), "thermostat", area_kinds=(DeviceKind.CLIMATE,))
+        if isinstance(found, Ask):
+            return found
+        if not found:
+            return nothing_found(call, "a thermostat")
+        target = call.slots.get("temperature")
+        if target is None:
+            words = set(WORD.findall(call.text.lower()))
+            step = 1.0 if words & {"warmer", "up", "increase", "hotter", "heat"} else (
+                -1.0 if words & {"cooler", "colder", "down", "decrease", "lower"} else 0.0)
+            if step == 0:
+                return Ask("What temperature?", "temperature")
+            current = call.home.entry(found[0].id).state.target_temperature or 20.0
+            target = max(5.0, min(35.0, current + step))
+        return await run(call, found, Command(CommandName.SET_TEMPERATURE, {"temperature": target}),
+                         "Set {names} to " + f"{target:g} degrees.")
+
+
+class LockHandler(IntentHandler):
+    slots = TARGET_SLOTS
+    lock: ClassVar[bool]
+
+    async def handle(self, call: IntentCall) -> Outcome:
+        found = resolve(call, Capability.LOCK, (DeviceKind.LOCK,), "lock", area_kinds=(DeviceKind.LOCK,))
+        if isinstance(found, Ask):
+            return found
+        if not found:
+            return nothing_found(call, "a lock")
+        names = join_names(the(d) for d in found)
+        if not self.lock and not call.confirmed:
+            return Confirm(f"Are you sure you want to unlock {names}?")
+        command = CommandName.LOCK if self.lock else CommandName.UNLOCK
+        return await run(call, found, Command(command), ("Locked" if self.lock else "Unlocked") + " {names}.")
+
+
+class Lock(LockHandler):
+    intent = "lock"
+    lock = True
+
+
+class Unlock(LockHandler):
+    intent = "unlock"
+    lock = False
+
+
+def risky_to_open(device: Device) -> bool:
+    """Doors that let people in (garage doors, gates) need a yes before they open."""
+    text = f"{device.id} {device.name}".lower()
+    return any(word in text for word in ("garage", "gate", "door"))
+
+
+class CoverHandler(IntentHandler):
+    slots = TARGET_SLOTS
+    open: ClassVar[bool]
+
+    async def handle(self, call: IntentCall) -> Outcome:
+        found = resolve(call, Capability.POSITION, (DeviceKind.COVER,), "cover", area_kinds=(DeviceKind.COVER,))
+        if isinstance(found, Ask):
+            return found
+        if not found:
+            return nothing_found(call, "blinds or a door to " + ("open" if self.open else "close"))
+        if self.open and not call.confirmed and any(risky_to_open(d) for d in found):
+            return Confirm(f"Are you sure you want to open {join_names(the(d) for d in found)}?")
+        command = CommandName.OPEN if self.open else CommandName.CLOSE
+        return await run(call, found, Command(command), ("Opened" if self.open else "Closed") + " {names}.")
+
+
+class OpenCover(CoverHandler):
+    intent = "open_cover"
+    open = True
+
+
+class CloseCover(CoverHandler):
+    intent = "close_cover"
+    open = False
+
+
+def describe(entry: DeviceEntry, home: Home) -> str:
+    """One sentence on a device's state."""
+    dev, s = entry.device, entry.state
+    name = the(dev)
+    cap = name[0].upper() + name[1:]
+    verb = is_are([dev])
+    if not entry.available:
+        return f"{cap} {verb} not responding right now."
+    if dev.kind == DeviceKind.LOCK and s.locked is not None:
+        return f"{cap} {verb} {'locked' if s.locked else 'unlocked'}."
+    if dev.kind == DeviceKind.COVER and s.position is not None:
+        state = "closed" if s.position == 0 else "open" if s.position == 100 else f"{s.position}% open"
+        return f"{cap} {verb} {state}."
+    if dev.kind == DeviceKind.CLIMATE:
+        parts = []
+        if s.target_temperature is not None:
+            parts.append(f"set to {s.target_temperature:g} degrees")
+        if s.current_temperature is not None:
+            parts.append(f"it's {s.current_temperature:g} degrees now")
+        return f"{cap} {verb} " + " and ".join(parts) + "." if parts else f"{cap} has no reading yet."
+    if dev.kind == DeviceKind.SENSOR:
+        parts = []
+        where = home.area_name(dev.area)
+        if s.current_temperature is not None:
+            parts.append(f"{s.current_temperature:g} degrees")
+        if s.humidity is not None:
+            parts.append(f"{s.humidity:g}% humidity")
+        if s.motion is not None:
+            return f"There is motion in the {where}." if s.motion else f"No motion in the {where} right now."
+        return f"{cap} reads {' and '.join(parts)}." if parts else f"{cap} has no reading yet."
+    if s.on is None:
+        return f"I don't know whether {name} {verb} on."
+    if s.on and s.brightness is not None and Capability.BRIGHTNESS in dev.capabilities:
+        return f"{cap} {verb} on at {s.brightness}%."
+    return f"{cap} {verb} {'on' if s.on else 'off'}."
+
+
+class QueryState(IntentHandler):
+    intent = "query_state"
+    slots = TARGET_SLOTS
+
+    async def handle(self, call: IntentCall) -> Outcome:
+        words = set(WORD.findall(call.text.lower()))
+        home = call.home
+        wanted: Capability | None = None
+        if words & {"temperature", "warm", "cold", "hot", "degrees"}:
+            wanted = Capability.TEMPERATURE
+        elif words & {"humidity", "humid"}:
+            wanted = Capability.HUMIDITY
+        elif words & {"motion", "movement", "moving"}:
+            wanted = Capability.MOTION
+        found = resolve(call, wanted, None, "device")
+        if isinstance(found, Ask):
+            return found
+        if not found:
+            return nothing_found(call, "a device that can tell me that")
+        if words & {"which", "what"} and len(found) > 1 and all(Capability.ON_OFF in d.capabilities for d in found):
+            on = [d for d in found if home.entry(d.id).state.on]
+            noun = KIND_NOUN.get(found[0].kind, "device") + "s"
+            if not on:
+                speech = f"All the {noun} are off."
+            else:
+                speech = f"{join_names(the(d) for d in on)[0].upper()}{join_names(the(d) for d in on)[1:]} {is_are(on) if len(on) == 1 else 'are'} on."
+        else:
+            speech = " ".join(describe(home.entry(d.id), home) for d in found[:6])
+            if len(found) > 6:
+                speech += f" And {len(found) - 6} more."
+        card = {"devices": [home.entry(d.id).view(home.areas) for d in found[:20]]}
+        return Done(Reply(speech, ReplyKind.ANSWER, card=card), context_devices=[d.id for d in found], undoable=False)
+
+
+class ActivateScene(IntentHandler):
+    intent = "activate_scene"
+    slots = (Slot("scene", SlotType.SCENE),)
+
+    async def handle(self, call: IntentCall) -> Outcome:
+        home = call.home
+        scene_id = call.slots.get("scene")
+        if scene_id is None:
+            names = join_names((s.name for s in home.scenes.values()), "or")
+            if not names:
+                return Done(Reply("There are no scenes yet.", ReplyKind.ANSWER), undoable=False)
+            return Ask(f"Which scene: {names}?", "scene", list(home.scenes))
+        scene = home.scenes[scene_id]
+        commands = [
+            (home.device(dev_id), Command(CommandName.RESTORE, {"state": state.to_dict()}))
+            for dev_id, state in scene.states.items()
+            if dev_id in home.devices
+        ]
+        outcome = await call.core.control.execute(home, commands)
+        speech = f"{scene.name[0].upper()}{scene.name[1:]} is on."
+        if outcome.failures:
+            speech += " " + " ".join(err.message for _, err in outcome.failures)
+        return Done(
+            Reply(speech, ReplyKind.DONE, actions=outcome.actions),
+            ops=[append_op(home.id, EventType.SCENE, {"scene": scene_id})],
+        )
+
+
+class RenameDevice(IntentHandler):
+    intent = "rename_device"
+    slots = (*TARGET_SLOTS, Slot("name", SlotType.TEXT))
+
+    async def handle(self, call: IntentCall) -> Outcome:
+        found = resolve(call, None, None, "device")
+        if isinstance(found, Ask):
+            return found
+        if len(found) != 1:
+            return nothing_found(call, "that device") if not found else Ask("Which device should I rename?", "device", [d.id for d in found])
+        new_name = call.slots.get("name")
+        if not new_name:
+            return Ask(f"What should I call {the(found[0])}?", "name")
+        device = found[0]
+        new_name = " ".join(new_name.split()).removeprefix("the ")
+        ops = call.core.registry.put_device(replace(device, name=new_name))
+        ops.append(append_op(call.home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, "name": new_name}))
+        call.core.control.publish(call.home, [device.id])
+        return Done(Reply(f"Okay, {the(device)} is now called {new_name}.", ReplyKind.DONE), ops=ops,
+                    context_devices=[device.id], undoable=False)
+
+
+class AssignArea(IntentHandler):
+    intent = "assign_area"
+    slots = TARGET_SLOTS
+
+    async def handle(self, call: IntentCall) -> Outcome:
+        area = call.slots.get("area")
+        slots = dict(call.slots)
+        slots.pop("area", None)  # the area is where it goes, not where to look
+        sub = IntentCall(call.turn, call.nlu, slots, call.home, call.conversation, call.core, call.confirmed)
+        sub.turn = replace(call.turn, area=None)
+        found = resolve(sub, None, None, "device")
+        if isinstance(found, Ask):
+            return found
+        if not found:
+            return nothing_found(call, "that device")
+        if area is None:
+            return Ask(f"Which room should {the(found[0])} go in?", "area")
+        ops = []
+        for device in found:
+            ops += call.core.registry.put_device(replace(device, area=area))
+            ops.append(append_op(call.home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, "area": area}))
+        call.core.control.publish(call.home, [d.id for d in found])
+        names = join_names(the(d) for d in found)
+        return Done(Reply(f"Okay, {names} {is_are(found)} now in the {call.home.area_name(area)}.", ReplyKind.DONE),
+                    ops=ops, context_devices=[d.id for d in found], undoable=False)
+
+
+class SystemStatus(IntentHandler):
+    intent = "system_status"
+
+    async def handle(self, call: IntentCall) -> Outcome:
+        entries = list(call.home.devices.values())
+        down = [e.device for e in entries if not e.available]
+        if not down:
+            speech = f"Everything is working: all {len(entries)} devices are online."
+        else:
+            speech = (f"{len(entries) - len(down)} of {len(entries)} devices are online. "
+                      f"Not responding: {join_names(the(d) for d in down[:5])}.")
+        card = {"online": len(entries) - len(down), "offline": [d.id for d in down]}
+        return Done(Reply(speech, ReplyKind.ANSWER, card=card), undoable=False)
+
+
+class DiscoverDevices(IntentHandler):
+    intent = "discover_devices"
+
+    async def handle(self, call: IntentCall) -> Outcome:
+        new: list[Device] = []
+        for adapter in call.core.control.adapters.values():
+            try:
+                seen = await adapter.discover(call.home.id)
+            except HearthError:
+                continue
+            new += [d for d in seen if d.id not in call.home.devices]
+        if not new:
+            return Done(Reply("I looked, but I didn't find any new devices.", ReplyKind.ANSWER), undoable=False)
+        return Done(Reply(f"I found {len(new)} new devices: {join_names(d.name for d in new[:5])}.", ReplyKind.ANSWER,
+                          card={"found": [d.to_dict() for d in new]}), undoable=False)
+
+
+HANDLERS: tuple[type[IntentHandler], ...] = (
+    TurnOn, TurnOff, SetBrightness, SetColor, SetTemperature, Lock, Unlock, OpenCover, CloseCover, QueryState,
+    ActivateScene, RenameDevice, AssignArea, SystemStatus, DiscoverDevices,
+)  # fmt: skip
+
+
+def setup(core: Core) -> None:
+    for handler in HANDLERS:
+        core.dialogue.register(handler())
+
+
+__all__ = ["HANDLERS", "DeviceState", "setup"]

@@ -1,0 +1,1 @@
+"""Channels: the platform endpoints (web chat, ...) that the composition root loads by name."""

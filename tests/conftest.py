@@ -1,0 +1,156 @@
+"""Shared fixtures: a trained model, real servers on loopback (in process and as a subprocess), tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from assistant.app import build_core, load_channels
+from assistant.config import Config, load_config
+from assistant.core import Core
+from assistant.server import build_server
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def trained_model() -> None:
+    """Train the NLU once per session (skipped when the saved model matches nlu_data)."""
+    from assistant.nlu.factory import create_nlu_engine
+
+    engine = create_nlu_engine(load_config(env={}).nlu)
+    asyncio.run(engine.load())
+
+
+def make_config(tmp_path: Path, **overrides: Any) -> Config:
+    base: dict[str, Any] = {"store": {"path": str(tmp_path / "hearth.db")}, "virtual_latency_ms": 1.0}
+    base.update(overrides)
+    return load_config(env={}, overrides=base)
+
+
+@dataclass
+class Api:
+    """A real Hearth server on loopback with an authenticated client."""
+
+    url: str
+    token: str
+    core: Core
+    session: aiohttp.ClientSession
+    app: Any = None
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+    async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
+        async with asyncio.timeout(TIMEOUT):
+            async with self.session.request(method, self.url + path, headers=self.headers(token), **kw) as resp:
+                ctype = resp.headers.get("Content-Type", "")
+                body = await resp.json() if "json" in ctype else await resp.text()
+                return resp.status, body
+
+    async def say(self, text: str, conversation_id: str = "test", token: str | None = None, **extra: Any) -> dict[str, Any]:
+        status, body = await self.call(
+            "POST", "/api/v1/conversation", token, json={"text": text, "conversation_id": conversation_id, **extra}
+        )
+        assert status == 200, body
+        return body
+
+
+async def start_api(config: Config) -> tuple[Any, Api]:
+    from aiohttp import web
+
+    core = build_core(config)
+    app = build_server(core, load_channels(config))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    home_id, user_id = core.default_principal()
+    token = core.auth.create_token(user_id, home_id, "test")
+    session = aiohttp.ClientSession()
+    return runner, Api(f"http://127.0.0.1:{port}", token, core, session, app)
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    """The real server (demo home, SQLite in tmp) in this test's event loop."""
+    runner, client = await start_api(make_config(tmp_path))
+    try:
+        yield client
+    finally:
+        await client.session.close()
+        await runner.cleanup()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    token: str
+    db: Path
+    process: subprocess.Popen[bytes]
+
+
+def hearth(*args: str, db: Path, timeout: float = 60, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `hearth` CLI."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args, "--db", str(db)],
+        capture_output=True, text=True, timeout=timeout, input=stdin, env=env, cwd=ROOT, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """`hearth serve` as a subprocess on a free loopback port, with a token for the demo user."""
+    db = tmp_path / "live.db"
+    result = hearth("token", "create", "--user", "demo", db=db)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--db", str(db), "--port", str(port), "--quiet"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/api/v1/health", timeout=1) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            proc.kill()
+            raise RuntimeError(f"hearth serve did not start: {out}")
+        time.sleep(0.1)
+    try:
+        yield LiveServer(url, token, db, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
