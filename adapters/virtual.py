@@ -64,7 +64,9 @@ class VirtualAdapter(DeviceAdapter):
         key = self._key(device)
         if key in self._offline:
             raise DeviceError(
-                ErrorCode.DEVICE_UNAVAILABLE, f"The {device.name} is not responding.", {"device": device.id}
+                ErrorCode.DEVICE_UNAVAILABLE,
+                f"The {device.name} is not responding.",
+                {"device": device.id},
             )
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -107,7 +109,10 @@ class VirtualAdapter(DeviceAdapter):
                     continue
                 state = self._states[key]
                 if Capability.HUMIDITY in device.capabilities and state.humidity is not None:
-                    state = replace(state, humidity=round(min(90.0, max(20.0, state.humidity + self._rng.uniform(-1, 1))), 1))
+                    state = replace(
+                        state,
+                        humidity=round(min(90.0, max(20.0, state.humidity + self._rng.uniform(-1, 1))), 1),
+                    )
                 if Capability.TEMPERATURE in device.capabilities and state.current_temperature is not None:
                     drift = self._rng.uniform(-0.2, 0.2)
                     if state.target_temperature is not None:  # a thermostat heads for its setpoint
@@ -123,7 +128,11 @@ def _apply(state: DeviceState, command: Command) -> DeviceState:
     p = command.params
     match command.name:
         case CommandName.TURN_ON:
-            return replace(state, on=True, brightness=state.brightness or (100 if state.brightness is not None else None))
+            return replace(
+                state,
+                on=True,
+                brightness=state.brightness or (100 if state.brightness is not None else None),
+            )
         case CommandName.TURN_OFF:
             return replace(state, on=False)
         case CommandName.SET_BRIGHTNESS:

@@ -53,15 +53,27 @@ class Auth:
 
     def create_token(self, user_id: str, home_id: str, label: str = "") -> str:
         """A new bearer token for the user in the home; only its hash is stored."""
-        if self.store.query_one(
-            "SELECT 1 AS ok FROM memberships WHERE home_id = ? AND user_id = ?", (home_id, user_id)
-        ) is None:
+        if (
+            self.store.query_one(
+                "SELECT 1 AS ok FROM memberships WHERE home_id = ? AND user_id = ?",
+                (home_id, user_id),
+            )
+            is None
+        ):
             raise HearthError(ErrorCode.FORBIDDEN, "That user is not a member of that home.")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        row = (f"t_{uuid.uuid4().hex[:12]}", user_id, home_id, hash_token(token), label, time.time())
+        row = (
+            f"t_{uuid.uuid4().hex[:12]}",
+            user_id,
+            home_id,
+            hash_token(token),
+            label,
+            time.time(),
+        )
         self.store.write_sync(
             lambda c: c.execute(
-                "INSERT INTO api_tokens (id, user_id, home_id, token_hash, label, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO api_tokens (id, user_id, home_id, token_hash, label, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 row,
             )
         )

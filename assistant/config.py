@@ -51,6 +51,9 @@ class SatelliteConfig:
     uri: str
     area: str | None = None
     name: str = ""
+    # skills.satellite: who the satellite acts as (see docs/satellites.md)
+    home: str = ""  # home id; empty = the demo home, else the first home
+    user: str = ""  # user name; empty = "satellite:<name>", made a member of the home
 
 
 @dataclass(frozen=True, slots=True)

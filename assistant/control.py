@@ -27,7 +27,9 @@ def _number(params: dict[str, Any], key: str, low: float, high: float, what: str
         raise HearthError(ErrorCode.VALIDATION, f"{what} needs a number in params.{key}.", {"param": key})
     if not low <= value <= high:
         raise HearthError(
-            ErrorCode.VALIDATION, f"{what} must be between {low:g} and {high:g}.", {"param": key, "value": value}
+            ErrorCode.VALIDATION,
+            f"{what} must be between {low:g} and {high:g}.",
+            {"param": key, "value": value},
         )
     return float(value)
 
@@ -43,11 +45,20 @@ def validate_command(device: Device, command: Command) -> Command:
     p = command.params
     match command.name:
         case CommandName.SET_BRIGHTNESS:
-            return Command(command.name, {"brightness": int(round(_number(p, "brightness", 0, 100, "Brightness")))})
+            return Command(
+                command.name,
+                {"brightness": round(_number(p, "brightness", 0, 100, "Brightness"))},
+            )
         case CommandName.SET_TEMPERATURE:
-            return Command(command.name, {"temperature": round(_number(p, "temperature", 5, 35, "Temperature"), 1)})
+            return Command(
+                command.name,
+                {"temperature": round(_number(p, "temperature", 5, 35, "Temperature"), 1)},
+            )
         case CommandName.SET_COLOR_TEMP:
-            return Command(command.name, {"color_temp": int(_number(p, "color_temp", 1500, 9000, "Colour temperature"))})
+            return Command(
+                command.name,
+                {"color_temp": int(_number(p, "color_temp", 1500, 9000, "Colour temperature"))},
+            )
         case CommandName.SET_POSITION:
             return Command(command.name, {"position": int(_number(p, "position", 0, 100, "Position"))})
         case CommandName.SET_COLOR:
@@ -89,7 +100,11 @@ class DeviceControl:
         for entry in entries:
             adapter = self.adapters.get(entry.device.adapter)
             if adapter is None:
-                LOG.warning("no adapter %r for device %s; it is unavailable", entry.device.adapter, entry.device.id)
+                LOG.warning(
+                    "no adapter %r for device %s; it is unavailable",
+                    entry.device.adapter,
+                    entry.device.id,
+                )
                 entry.available = False
                 continue
             await adapter.attach(entry.device, entry.state)
@@ -105,7 +120,9 @@ class DeviceControl:
         adapter = self.adapters.get(device.adapter)
         if adapter is None:
             raise DeviceError(
-                ErrorCode.DEVICE_UNAVAILABLE, f"The {device.name} is not reachable right now.", {"device": device.id}
+                ErrorCode.DEVICE_UNAVAILABLE,
+                f"The {device.name} is not reachable right now.",
+                {"device": device.id},
             )
         return adapter
 
@@ -123,7 +140,10 @@ class DeviceControl:
             elif isinstance(result, BaseException):
                 LOG.error("command to %s failed", device.id, exc_info=result)
                 outcome.failures.append(
-                    (device, DeviceError(ErrorCode.INTERNAL, f"Something went wrong with the {device.name}."))
+                    (
+                        device,
+                        DeviceError(ErrorCode.INTERNAL, f"Something went wrong with the {device.name}."),
+                    )
                 )
         return outcome
 
@@ -132,7 +152,9 @@ class DeviceControl:
         command = validate_command(device, command)
         if not entry.available:
             raise DeviceError(
-                ErrorCode.DEVICE_UNAVAILABLE, f"The {device.name} is not responding.", {"device": device.id}
+                ErrorCode.DEVICE_UNAVAILABLE,
+                f"The {device.name} is not responding.",
+                {"device": device.id},
             )
         before = entry.state
         try:
@@ -140,7 +162,9 @@ class DeviceControl:
                 after = await self.adapter_for(device).command(device, command)
         except TimeoutError:
             raise DeviceError(
-                ErrorCode.DEVICE_TIMEOUT, f"The {device.name} did not answer in time.", {"device": device.id}
+                ErrorCode.DEVICE_TIMEOUT,
+                f"The {device.name} did not answer in time.",
+                {"device": device.id},
             ) from None
         entry.state = after
         return ActionTaken(device.id, command, before, after)
@@ -190,7 +214,17 @@ class DeviceControl:
         entry = home.devices[update.device_id]
         changed_availability = entry.available != update.available
         ops = [self.registry.set_state(home.id, update.device_id, update.state, update.available)]
-        data = {"device_id": update.device_id, "state": update.state.to_dict(), "available": update.available}
-        ops.append(append_op(home.id, EventType.AVAILABILITY if changed_availability else EventType.STATE_CHANGED, data))
+        data = {
+            "device_id": update.device_id,
+            "state": update.state.to_dict(),
+            "available": update.available,
+        }
+        ops.append(
+            append_op(
+                home.id,
+                EventType.AVAILABILITY if changed_availability else EventType.STATE_CHANGED,
+                data,
+            )
+        )
         await self.store.write(*ops)
         self.publish(home, [update.device_id])

@@ -58,7 +58,9 @@ class ConversationState:
     id: str
     last_devices: list[str] = field(default_factory=list)
     pending: Pending | None = None
-    history: list[list[ActionTaken]] = field(default_factory=list)  # newest last, for undo
+    # Undo history, newest last: each group is the actions of one turn, kept in their to_dict form so that
+    # saving the conversation every turn does not serialise them again.
+    history: list[list[dict[str, Any]]] = field(default_factory=list)
     turns: int = 0
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
@@ -69,8 +71,12 @@ class ConversationState:
         return self.pending
 
     def remember(self, actions: list[ActionTaken]) -> None:
-        self.history.append(list(actions))
+        self.history.append([a.to_dict() for a in actions])
         del self.history[:-HISTORY_DEPTH]
+
+    def pop_undo(self) -> list[ActionTaken]:
+        """The newest group of actions, taken off the history (empty when there is none)."""
+        return [ActionTaken.from_dict(a) for a in self.history.pop()] if self.history else []
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConversationState:
@@ -80,7 +86,7 @@ class ConversationState:
             id=str(data["id"]),
             last_devices=list(data.get("last_devices") or []),
             pending=Pending.from_dict(data["pending"]) if data.get("pending") else None,
-            history=[[ActionTaken.from_dict(a) for a in group] for group in data.get("history") or []],
+            history=[list(group) for group in data.get("history") or []],
             turns=int(data.get("turns", 0)),
             created_at=float(data.get("created_at", time.time())),
             updated_at=float(data.get("updated_at", time.time())),
@@ -93,7 +99,7 @@ class ConversationState:
             "id": self.id,
             "last_devices": self.last_devices,
             "pending": self.pending.to_dict() if self.pending else None,
-            "history": [[a.to_dict() for a in group] for group in self.history],
+            "history": self.history,
             "turns": self.turns,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -130,7 +136,14 @@ class Conversations:
     @staticmethod
     def save_op(state: ConversationState) -> WriteOp:
         state.updated_at = time.time()
-        row = (state.home_id, state.user_id, state.id, dumps(state.to_dict()), state.created_at, state.updated_at)
+        row = (
+            state.home_id,
+            state.user_id,
+            state.id,
+            dumps(state.to_dict()),
+            state.created_at,
+            state.updated_at,
+        )
         return lambda c: c.execute(
             "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (home_id, user_id, id) "
             "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",

@@ -89,5 +89,8 @@ def demo_home_ops(registry: Registry, home_id: str = DEMO_HOME_ID, name: str = "
         device = Device(home_id, dev_id, dev_name, kind, area, caps, "virtual", aliases, f"virtual:{dev_id}")
         ops += registry.put_device(device, DeviceState.from_dict(state))
     for scene_id, scene_name, states in SCENES:
-        ops += registry.put_scene(home, Scene(scene_id, scene_name, {k: DeviceState.from_dict(v) for k, v in states.items()}))
+        ops += registry.put_scene(
+            home,
+            Scene(scene_id, scene_name, {k: DeviceState.from_dict(v) for k, v in states.items()}),
+        )
     return ops

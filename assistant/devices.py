@@ -87,15 +87,22 @@ class DeviceState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeviceState:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in _STATE_FIELDS})
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        out = {}
+        for name in _STATE_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
 
     def merged(self, other: DeviceState) -> DeviceState:
         """This state with every field that `other` sets taken from `other`."""
         return replace(self, **other.to_dict())
+
+
+_STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(DeviceState))
 
 
 @dataclass(frozen=True, slots=True)

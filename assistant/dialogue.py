@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant.bus import BusEvent
@@ -13,7 +15,16 @@ from assistant.conversation import Conversations, ConversationState, Pending
 from assistant.devices import Command, CommandName
 from assistant.errors import ErrorCode, HearthError
 from assistant.eventlog import EventType, append_op
-from assistant.intents import Ask, Confirm, Done, IntentCall, IntentHandler, Outcome, SlotError, validate_slots
+from assistant.intents import (
+    Ask,
+    Confirm,
+    Done,
+    IntentCall,
+    IntentHandler,
+    Outcome,
+    SlotError,
+    validate_slots,
+)
 from assistant.nlu.result import FALLBACK_INTENT, NluResult
 from assistant.registry import Home, WriteOp
 from assistant.store import dumps
@@ -32,15 +43,23 @@ ORDINALS = {
 }  # fmt: skip
 ALL_WORDS = {"all", "both", "every", "everything", "each"}
 WORD = re.compile(r"[a-z0-9]+")
-NOT_UNDERSTOOD = "Sorry, I didn't understand that. You can say things like \"turn on the kitchen lights\"."
+NOT_UNDERSTOOD = 'Sorry, I didn\'t understand that. You can say things like "turn on the kitchen lights".'
 
 
 def join_names(names: Iterable[str], conjunction: str = "and") -> str:
-    """"a", "a and b", "a, b and c"."""
+    """ "a", "a and b", "a, b and c"."""
     items = list(names)
     if len(items) <= 1:
         return "".join(items)
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
+
+
+@dataclass(slots=True)
+class _Users:
+    """A conversation's lock and how many turns are using or waiting for it."""
+
+    lock: asyncio.Lock
+    count: int = 0
 
 
 class DialogueManager:
@@ -50,6 +69,7 @@ class DialogueManager:
         self.core = core
         self.handlers: dict[str, IntentHandler] = {}
         self.conversations = Conversations(core.store)
+        self._locks: dict[tuple[str, str, str], _Users] = {}
 
     def register(self, handler: IntentHandler) -> None:
         if handler.intent in self.handlers:
@@ -57,7 +77,23 @@ class DialogueManager:
         self.handlers[handler.intent] = handler
 
     async def handle(self, turn: Turn) -> tuple[Reply, NluResult]:
-        """Run one turn to a reply that is durable (committed) before it is returned."""
+        """Run one turn to a reply that is durable (committed) before it is returned.
+
+        Turns of one conversation run one at a time, in order ("turn it off" must see "turn on X" done)."""
+        key = (turn.home_id, turn.user_id, turn.conversation_id)
+        holder = self._locks.get(key)
+        if holder is None:
+            holder = self._locks[key] = _Users(asyncio.Lock())
+        holder.count += 1
+        try:
+            async with holder.lock:
+                return await self._handle(turn)
+        finally:
+            holder.count -= 1
+            if holder.count == 0:
+                del self._locks[key]
+
+    async def _handle(self, turn: Turn) -> tuple[Reply, NluResult]:
         started = time.perf_counter()
         home = self.core.registry.home(turn.home_id)
         conv = self.conversations.get(turn.home_id, turn.user_id, turn.conversation_id)
@@ -73,7 +109,11 @@ class DialogueManager:
         except Exception:
             LOG.exception("turn failed: %r", text)
             outcome = Done(
-                Reply("Sorry, something went wrong on my side.", ReplyKind.ERROR, error_code=str(ErrorCode.INTERNAL)),
+                Reply(
+                    "Sorry, something went wrong on my side.",
+                    ReplyKind.ERROR,
+                    error_code=str(ErrorCode.INTERNAL),
+                ),
                 undoable=False,
             )
         reply = self._finish(outcome, nlu, conv)
@@ -87,7 +127,14 @@ class DialogueManager:
     # -- routing ------------------------------------------------------------------------------------------------
     async def _route(self, turn: Turn, nlu: NluResult, home: Home, conv: ConversationState) -> Outcome:
         if not turn.text:
-            return Done(Reply("I didn't catch that. What would you like me to do?", ReplyKind.NOT_UNDERSTOOD, expects_answer=True), undoable=False)
+            return Done(
+                Reply(
+                    "I didn't catch that. What would you like me to do?",
+                    ReplyKind.NOT_UNDERSTOOD,
+                    expects_answer=True,
+                ),
+                undoable=False,
+            )
         intent = nlu.intent.name
         pending = conv.live_pending()
         if pending is not None:
@@ -105,13 +152,20 @@ class DialogueManager:
                     return await self._run(pending.intent, slots, turn, nlu, home, conv)
                 if intent == FALLBACK_INTENT or intent == pending.intent or intent in {"affirm", "deny"}:
                     conv.pending = pending  # keep waiting; ask again
-                    return Ask(f"Sorry, I still need to know: {pending.question}", pending.awaiting, pending.options)
+                    return Ask(
+                        f"Sorry, I still need to know: {pending.question}",
+                        pending.awaiting,
+                        pending.options,
+                    )
         if intent == FALLBACK_INTENT:
             return Done(Reply(NOT_UNDERSTOOD, ReplyKind.NOT_UNDERSTOOD), undoable=False)
         if intent == "cancel":
             return Done(Reply("Okay.", ReplyKind.CANCELLED), undoable=False)
         if intent in {"affirm", "deny"}:
-            return Done(Reply("There's nothing waiting for a yes or no right now.", ReplyKind.ANSWER), undoable=False)
+            return Done(
+                Reply("There's nothing waiting for a yes or no right now.", ReplyKind.ANSWER),
+                undoable=False,
+            )
         if intent == "undo":
             return await self._undo(home, conv)
         return await self._run(intent, None, turn, nlu, home, conv)
@@ -129,14 +183,21 @@ class DialogueManager:
         handler = self.handlers.get(intent)
         if handler is None:
             return Done(
-                Reply("I understood that, but I can't do it yet.", ReplyKind.NOT_BUILT, error_code=str(ErrorCode.NOT_BUILT)),
+                Reply(
+                    "I understood that, but I can't do it yet.",
+                    ReplyKind.NOT_BUILT,
+                    error_code=str(ErrorCode.NOT_BUILT),
+                ),
                 undoable=False,
             )
         if slots is None:
             try:
                 slots = validate_slots(handler.slots, nlu, home)
             except SlotError as err:
-                return Done(Reply(err.message, ReplyKind.ERROR, intent=intent, error_code=str(err.code)), undoable=False)
+                return Done(
+                    Reply(err.message, ReplyKind.ERROR, intent=intent, error_code=str(err.code)),
+                    undoable=False,
+                )
         call = IntentCall(turn, nlu, slots, home, conv, self.core, confirmed)
         outcome = await handler.handle(call)
         if isinstance(outcome, Ask | Confirm):
@@ -164,7 +225,10 @@ class DialogueManager:
             slots.pop("device_mention", None)
             return slots
         if pending.awaiting == "area":
-            area = next((e.value for e in nlu.entities if e.entity == "area" and e.value in home.areas), None)
+            area = next(
+                (e.value for e in nlu.entities if e.entity == "area" and e.value in home.areas),
+                None,
+            )
             if area is None:
                 return None
             slots["area"] = area
@@ -183,8 +247,20 @@ class DialogueManager:
             try:
                 found = validate_slots(
                     handler.slots,
-                    NluResult.from_dict({"text": turn.text, "intent": {"name": pending.intent, "confidence": 1.0},
-                                         "entities": [{"entity": pending.awaiting, "value": float(number), "start": 0, "end": 0}]}),
+                    NluResult.from_dict(
+                        {
+                            "text": turn.text,
+                            "intent": {"name": pending.intent, "confidence": 1.0},
+                            "entities": [
+                                {
+                                    "entity": pending.awaiting,
+                                    "value": float(number),
+                                    "start": 0,
+                                    "end": 0,
+                                }
+                            ],
+                        }
+                    ),
                     home,
                 )
             except SlotError:
@@ -196,7 +272,9 @@ class DialogueManager:
     def _choose(options: list[str], words: list[str], nlu: NluResult, home: Home) -> list[str]:
         """Which of the offered devices the answer names: by id, ordinal, "both", area, or words of the name."""
         if not options:
-            ids = [e.value for e in nlu.entities if e.entity == "device" and not e.candidates and e.value in home.devices]
+            ids = [
+                e.value for e in nlu.entities if e.entity == "device" and not e.candidates and e.value in home.devices
+            ]
             return ids
         named = [e.value for e in nlu.entities if e.entity == "device" and e.value in options]
         if named:
@@ -228,9 +306,9 @@ class DialogueManager:
         return winners if len(winners) == 1 else []
 
     async def _undo(self, home: Home, conv: ConversationState) -> Outcome:
-        if not conv.history:
+        group = conv.pop_undo()
+        if not group:
             return Done(Reply("There's nothing to undo.", ReplyKind.ANSWER, intent="undo"), undoable=False)
-        group = conv.history.pop()
         commands = []
         for action in reversed(group):
             entry = home.devices.get(action.device_id)
@@ -239,7 +317,7 @@ class DialogueManager:
         outcome = await self.core.control.execute(home, commands)
         names = join_names(f"the {home.devices[a.device_id].device.name}" for a in outcome.actions)
         if outcome.failures and not outcome.actions:
-            conv.history.append(group)
+            conv.remember(group)
             raise outcome.failures[0][1]
         speech = f"Undone: {names} {'is' if len(outcome.actions) == 1 else 'are'} back as before."
         if outcome.failures:
@@ -255,7 +333,12 @@ class DialogueManager:
     @staticmethod
     def _finish(outcome: Outcome, nlu: NluResult, conv: ConversationState) -> Reply:
         if isinstance(outcome, Ask):
-            return Reply(outcome.question, ReplyKind.ASK, expects_answer=True, card={"options": outcome.options} if outcome.options else None)
+            return Reply(
+                outcome.question,
+                ReplyKind.ASK,
+                expects_answer=True,
+                card={"options": outcome.options} if outcome.options else None,
+            )
         if isinstance(outcome, Confirm):
             return Reply(outcome.question, ReplyKind.CONFIRM, expects_answer=True)
         reply = outcome.reply
@@ -268,7 +351,13 @@ class DialogueManager:
         return reply
 
     async def _commit(
-        self, turn: Turn, nlu: NluResult, home: Home, conv: ConversationState, reply: Reply, outcome: Outcome
+        self,
+        turn: Turn,
+        nlu: NluResult,
+        home: Home,
+        conv: ConversationState,
+        reply: Reply,
+        outcome: Outcome,
     ) -> None:
         conv.turns += 1
         meta = {"user_id": turn.user_id, "conversation_id": conv.id, "channel": turn.channel}
@@ -294,7 +383,12 @@ class DialogueManager:
             BusEvent(
                 home.id,
                 "conversation.reply",
-                {"conversation_id": conv.id, "channel": turn.channel, "text": turn.text, "reply": reply.to_dict()},
+                {
+                    "conversation_id": conv.id,
+                    "channel": turn.channel,
+                    "text": turn.text,
+                    "reply": reply.to_dict(),
+                },
             )
         )
 

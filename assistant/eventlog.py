@@ -30,7 +30,8 @@ def append_op(home_id: str, type_: str, data: dict[str, Any]) -> Callable[[sqlit
 
     def op(conn: sqlite3.Connection) -> int:
         cur = conn.execute(
-            "INSERT INTO events (home_id, ts, type, data) VALUES (?, ?, ?, ?)", (home_id, ts, type_, payload)
+            "INSERT INTO events (home_id, ts, type, data) VALUES (?, ?, ?, ?)",
+            (home_id, ts, type_, payload),
         )
         return int(cur.lastrowid or 0)
 
@@ -43,9 +44,7 @@ class EventLog:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def list(
-        self, home_id: str, after: int = 0, limit: int = 100, type_: str | None = None
-    ) -> list[dict[str, Any]]:
+    def list(self, home_id: str, after: int = 0, limit: int = 100, type_: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT id, ts, type, data FROM events WHERE home_id = ? AND id > ?"
         params: list[Any] = [home_id, after]
         if type_:

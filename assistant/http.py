@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jsonschema
+import jsonschema.protocols
+import orjson
 from aiohttp import web
 
 from assistant.auth import Principal
@@ -39,12 +41,8 @@ def error_response(err: HearthError) -> web.Response:
     return web.json_response(err.to_dict(), status=err.http_status)
 
 
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
 def json_ok(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=dumps)
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
 def principal(request: web.Request) -> Principal:
@@ -67,7 +65,11 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     async for chunk in request.content.iter_chunked(65536):
         size += len(chunk)
         if size > limit:
-            raise HearthError(ErrorCode.BODY_TOO_LARGE, f"The body is larger than {limit} bytes.", {"limit": limit})
+            raise HearthError(
+                ErrorCode.BODY_TOO_LARGE,
+                f"The body is larger than {limit} bytes.",
+                {"limit": limit},
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -87,12 +89,23 @@ def parse_json(raw: bytes | str, schema: dict[str, Any]) -> dict[str, Any]:
         raise HearthError(ErrorCode.INVALID_JSON, f"The body is not valid JSON: {msg}.") from None
     if not isinstance(data, dict):
         raise HearthError(ErrorCode.VALIDATION, "The body must be a JSON object.")
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
+    errors = sorted(_validator(schema).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path) or "body"
         raise HearthError(ErrorCode.VALIDATION, f"{where}: {_short(err.message)}", {"field": where})
     return data
+
+
+_VALIDATORS: dict[int, jsonschema.protocols.Validator] = {}
+
+
+def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """One compiled validator per schema (schemas are module constants)."""
+    found = _VALIDATORS.get(id(schema))
+    if found is None:
+        found = _VALIDATORS[id(schema)] = jsonschema.Draft202012Validator(schema)
+    return found
 
 
 def _short(message: str) -> str:
@@ -132,16 +145,14 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every /api/ route except health, the OpenAPI document and the WebSocket (it authenticates itself) needs a token."""
+    """Every /api/ route needs a token, except health, the OpenAPI document and the WebSocket (it checks its own)."""
     if request.path.startswith("/api/") and request.path not in PUBLIC_PATHS:
         core = request.app[CORE_KEY]
         request[PRINCIPAL] = core.auth.verify(bearer(request.headers.get("Authorization")))
     return await handler(request)
 
 
-async def run_turn(
-    core: Core, home_id: str, user_id: str, body: dict[str, Any], channel: str
-) -> dict[str, Any]:
+async def run_turn(core: Core, home_id: str, user_id: str, body: dict[str, Any], channel: str) -> dict[str, Any]:
     """One conversation turn from a JSON body (REST and WebSocket share this)."""
     turn = Turn(
         text=body["text"],
@@ -152,4 +163,8 @@ async def run_turn(
         area=body.get("area"),
     )
     reply, nlu = await core.dialogue.handle(turn)
-    return {"conversation_id": reply.conversation_id, "reply": reply.to_dict(), "nlu": nlu.to_dict()}
+    return {
+        "conversation_id": reply.conversation_id,
+        "reply": reply.to_dict(),
+        "nlu": nlu.to_dict(),
+    }

@@ -115,7 +115,7 @@ def _percent(value: Any) -> int:
         raise SlotError(f"I need a percentage, not {value!r}.") from None
     if not 0 <= number <= 100:
         raise SlotError("Brightness goes from 0 to 100 percent.", value=value)
-    return int(round(number))
+    return round(number)
 
 
 def _temperature(value: Any) -> float:

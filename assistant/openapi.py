@@ -10,15 +10,23 @@ from assistant import __version__, schemas
 
 OPENAPI_PATHS_KEY: web.AppKey[dict[str, dict[str, Any]]] = web.AppKey("openapi_paths", dict)
 
-_ERR = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_ERR = {
+    "description": "Error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _op(summary: str, response: dict[str, Any], body: dict[str, Any] | None = None, public: bool = False,
-        params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _op(
+    summary: str,
+    response: dict[str, Any],
+    body: dict[str, Any] | None = None,
+    public: bool = False,
+    params: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": {"200": response, "4XX": _ERR}}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
@@ -42,13 +50,23 @@ CORE_PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/conversation": {
         "post": _op(
             "One conversation turn",
-            _json({"type": "object", "properties": {"conversation_id": {"type": "string"}, "reply": REF["reply"], "nlu": REF["nlu"]}}),
+            _json(
+                {
+                    "type": "object",
+                    "properties": {"conversation_id": {"type": "string"}, "reply": REF["reply"], "nlu": REF["nlu"]},
+                }
+            ),
             schemas.CONVERSATION_REQUEST,
         )
     },
-    "/api/v1/nlu/parse": {"post": _op("Parse text (Rasa /model/parse shape)", _json(REF["nlu"]), schemas.PARSE_REQUEST)},
+    "/api/v1/nlu/parse": {
+        "post": _op("Parse text (Rasa /model/parse shape)", _json(REF["nlu"]), schemas.PARSE_REQUEST)
+    },
     "/api/v1/devices": {
-        "get": _op("List devices", _json({"type": "object", "properties": {"devices": {"type": "array", "items": REF["device"]}}})),
+        "get": _op(
+            "List devices",
+            _json({"type": "object", "properties": {"devices": {"type": "array", "items": REF["device"]}}}),
+        ),
         "post": _op("Add a (virtual) device", _json(REF["device"], "Created"), schemas.DEVICE_CREATE),
     },
     "/api/v1/devices/{device_id}": {
@@ -56,23 +74,34 @@ CORE_PATHS: dict[str, dict[str, Any]] = {
         "patch": _op("Rename or move a device", _json(REF["device"]), schemas.DEVICE_UPDATE, params=DEVICE_ID),
     },
     "/api/v1/devices/{device_id}/command": {
-        "post": _op("Command a device", _json({"type": "object", "properties": {"device": REF["device"], "action": schemas.ACTION}}),
-                    schemas.COMMAND_REQUEST, params=DEVICE_ID)
+        "post": _op(
+            "Command a device",
+            _json({"type": "object", "properties": {"device": REF["device"], "action": schemas.ACTION}}),
+            schemas.COMMAND_REQUEST,
+            params=DEVICE_ID,
+        )
     },
     "/api/v1/areas": {"get": _op("List areas", _json({"type": "object"}))},
     "/api/v1/scenes": {"get": _op("List scenes", _json({"type": "object"}))},
     "/api/v1/events": {
-        "get": _op("Read the event log", _json({"type": "object"}), params=[
-            {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-            {"name": "type", "in": "query", "schema": {"type": "string"}},
-        ])
+        "get": _op(
+            "Read the event log",
+            _json({"type": "object"}),
+            params=[
+                {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                {"name": "type", "in": "query", "schema": {"type": "string"}},
+            ],
+        )
     },
     "/api/v1/ws": {
-        "get": _op("WebSocket: conversation turns and live events (authenticate with the first message)",
-                   {"description": "Switching Protocols"}, public=True)
+        "get": _op(
+            "WebSocket: conversation turns and live events (authenticate with the first message)",
+            {"description": "Switching Protocols"},
+            public=True,
+        )
     },
-}  # fmt: skip
+}
 
 
 def register_paths(app: web.Application, paths: dict[str, dict[str, Any]]) -> None:
@@ -84,10 +113,16 @@ def register_paths(app: web.Application, paths: dict[str, dict[str, Any]]) -> No
 
 def openapi_document(app: web.Application) -> dict[str, Any]:
     paths = dict(CORE_PATHS)
-    paths.update(app.get(OPENAPI_PATHS_KEY, {}))
+    if OPENAPI_PATHS_KEY in app:
+        extra: dict[str, dict[str, Any]] = app[OPENAPI_PATHS_KEY]
+        paths.update(extra)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Hearth", "version": __version__, "description": "Local voice-first smart-home assistant"},
+        "info": {
+            "title": "Hearth",
+            "version": __version__,
+            "description": "Local voice-first smart-home assistant",
+        },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": paths,

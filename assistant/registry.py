@@ -75,13 +75,33 @@ class Home:
         self.areas: dict[str, Area] = {}
         self.devices: dict[str, DeviceEntry] = {}
         self.scenes: dict[str, Scene] = {}
+        # ("area", id) / ("kind", kind) / ("cap", capability) -> device ids (dicts keep insertion order)
+        self._index: dict[tuple[str, str], dict[str, None]] = {}
+
+    def _keys(self, dev: Device) -> list[tuple[str, str]]:
+        keys = [("kind", str(dev.kind)), *(("cap", str(c)) for c in dev.capabilities)]
+        if dev.area is not None:
+            keys.append(("area", dev.area))
+        return keys
+
+    def _put_entry(self, entry: DeviceEntry) -> None:
+        old = self.devices.get(entry.device.id)
+        if old is not None:
+            for key in self._keys(old.device):
+                self._index.get(key, {}).pop(old.device.id, None)
+        self.devices[entry.device.id] = entry
+        for key in self._keys(entry.device):
+            self._index.setdefault(key, {})[entry.device.id] = None
+        self._index_device(entry.device)
 
     def entry(self, device_id: str) -> DeviceEntry:
         try:
             return self.devices[device_id]
         except KeyError:
             raise DeviceError(
-                ErrorCode.UNKNOWN_DEVICE, f"There is no device called {device_id!r}.", {"device": device_id}
+                ErrorCode.UNKNOWN_DEVICE,
+                f"There is no device called {device_id!r}.",
+                {"device": device_id},
             ) from None
 
     def device(self, device_id: str) -> Device:
@@ -98,24 +118,23 @@ class Home:
         kind: DeviceKind | None = None,
         capability: Capability | None = None,
     ) -> list[Device]:
-        """Devices matching all the given filters, in a stable order."""
-        out = []
-        for entry in self.devices.values():
-            dev = entry.device
-            if area is not None and dev.area != area:
-                continue
-            if kind is not None and dev.kind != kind:
-                continue
-            if capability is not None and capability not in dev.capabilities:
-                continue
-            out.append(dev)
-        return out
+        """Devices matching all the given filters, in a stable order (indexed: cost follows the smallest match)."""
+        keys = []
+        if area is not None:
+            keys.append(("area", area))
+        if kind is not None:
+            keys.append(("kind", str(kind)))
+        if capability is not None:
+            keys.append(("cap", str(capability)))
+        if not keys:
+            return [e.device for e in self.devices.values()]
+        sets = sorted((self._index.get(k, {}) for k in keys), key=len)
+        first, rest = sets[0], sets[1:]
+        return [self.devices[d].device for d in first if all(d in other for other in rest)]
 
     # vocabulary upkeep: every registry change reaches the NLU at once
     def _index_device(self, dev: Device) -> None:
-        self.vocabulary.put(
-            NamedThing(NameKind.DEVICE, dev.id, (dev.name, *dev.aliases), dev.area, str(dev.kind))
-        )
+        self.vocabulary.put(NamedThing(NameKind.DEVICE, dev.id, (dev.name, *dev.aliases), dev.area, str(dev.kind)))
 
     def _index_area(self, area: Area) -> None:
         self.vocabulary.put(NamedThing(NameKind.AREA, area.id, (area.name, *area.aliases)))
@@ -154,10 +173,14 @@ class Registry:
             dev = _device_from_row(row)
             srow = states.get((dev.home_id, dev.id))
             state = DeviceState.from_dict(json.loads(srow["state"])) if srow else DeviceState()
-            home.devices[dev.id] = DeviceEntry(
-                dev, state, bool(srow["available"]) if srow else True, srow["updated_at"] if srow else 0.0
+            home._put_entry(
+                DeviceEntry(
+                    dev,
+                    state,
+                    bool(srow["available"]) if srow else True,
+                    srow["updated_at"] if srow else 0.0,
+                )
             )
-            home._index_device(dev)
         for row in self.store.query("SELECT * FROM scenes"):
             home = self.homes.get(row["home_id"])
             if home:
@@ -196,8 +219,7 @@ class Registry:
         entry = DeviceEntry(dev, state or (old.state if old else DeviceState()), True, time.time())
         if old:
             entry.available = old.available
-        home.devices[dev.id] = entry
-        home._index_device(dev)
+        home._put_entry(entry)
         row = (
             dev.home_id, dev.id, dev.name, str(dev.kind), dev.area,
             dumps(sorted(str(c) for c in dev.capabilities)), dev.adapter, dumps(list(dev.aliases)),
@@ -217,7 +239,12 @@ class Registry:
     def put_scene(self, home: Home, scene: Scene) -> list[WriteOp]:
         home.scenes[scene.id] = scene
         home._index_scene(scene)
-        row = (home.id, scene.id, scene.name, dumps({k: v.to_dict() for k, v in scene.states.items()}))
+        row = (
+            home.id,
+            scene.id,
+            scene.name,
+            dumps({k: v.to_dict() for k, v in scene.states.items()}),
+        )
         return [lambda c: c.execute("INSERT OR REPLACE INTO scenes VALUES (?, ?, ?, ?)", row)]
 
     def set_state(self, home_id: str, device_id: str, state: DeviceState, available: bool) -> WriteOp:

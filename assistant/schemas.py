@@ -48,7 +48,10 @@ DEVICE_CREATE: dict[str, Any] = {
         "name": NAME,
         "kind": {"type": "string", "enum": [str(k) for k in DeviceKind]},
         "area": {"anyOf": [ID, {"type": "null"}]},
-        "capabilities": {"type": "array", "items": {"type": "string", "enum": [str(c) for c in Capability]}},
+        "capabilities": {
+            "type": "array",
+            "items": {"type": "string", "enum": [str(c) for c in Capability]},
+        },
         "aliases": {"type": "array", "items": NAME, "maxItems": 10},
         "adapter": {"type": "string", "enum": ["virtual"]},
     },

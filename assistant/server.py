@@ -24,7 +24,7 @@ from assistant.http import (
     run_turn,
 )
 from assistant.openapi import openapi_document
-from assistant.websocket import WebSocketHub, WS_HUB_KEY
+from assistant.websocket import WS_HUB_KEY, WebSocketHub
 
 LOG = logging.getLogger(__name__)
 
@@ -85,9 +85,7 @@ async def command_device(request: web.Request) -> web.Response:
     home = core.registry.home(who.home_id)
     device_id = request.match_info["device_id"]
     home.entry(device_id)  # 404 before anything else
-    action = await core.control.command(
-        home, device_id, Command.from_dict(body), user_id=who.user_id, channel="api"
-    )
+    action = await core.control.command(home, device_id, Command.from_dict(body), user_id=who.user_id, channel="api")
     return json_ok({"device": home.entry(device_id).view(home.areas), "action": action.to_dict()})
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import queue
 import sqlite3
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlite_utils
 
 from assistant.errors import ErrorCode, HearthError
@@ -26,7 +26,7 @@ WriteOp = Callable[[sqlite3.Connection], Any]
 
 def dumps(value: Any) -> str:
     """Compact JSON for the store."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(value).decode()
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -65,8 +65,7 @@ class Store:
         """Apply pending migrations; return the schema version."""
         conn = self._read
         conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version "
-            "(version INTEGER PRIMARY KEY, description TEXT, applied_at REAL)"
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT, applied_at REAL)"
         )
         applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
         for version, description, sql in MIGRATIONS:
@@ -78,7 +77,8 @@ class Store:
                 for statement in _split_sql(sql):
                     conn.execute(statement)
                 conn.execute(
-                    "INSERT INTO schema_version VALUES (?, ?, ?)", (version, description, time.time())
+                    "INSERT INTO schema_version VALUES (?, ?, ?)",
+                    (version, description, time.time()),
                 )
                 conn.execute("COMMIT")
             except Exception:

@@ -34,9 +34,9 @@ class TaskManager:
     def running(self) -> list[str]:
         return sorted(t.get_name() for t in self._tasks)
 
-    async def shutdown(self, timeout: float = 10.0) -> None:
+    async def shutdown(self, grace_s: float = 10.0) -> None:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
+            await asyncio.wait(tasks, timeout=grace_s)

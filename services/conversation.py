@@ -9,7 +9,7 @@ from assistant.turn import Reply, ReplyKind
 HELP = (
     "I can switch lights and switches on and off, dim lights and change their colour, set the thermostat, "
     "lock and unlock doors, open and close blinds and the garage door, tell you the state of any device, "
-    "start scenes like movie night, and undo what I just did. Try \"turn on the kitchen lights\"."
+    'start scenes like movie night, and undo what I just did. Try "turn on the kitchen lights".'
 )
 
 
@@ -42,7 +42,10 @@ class Help(Fixed):
 
 class OutOfScope(Fixed):
     intent = "out_of_scope"
-    speech = "Sorry, that's not something I can help with. I look after your home: lights, heating, locks, blinds and scenes."
+    speech = (
+        "Sorry, that's not something I can help with. "
+        "I look after your home: lights, heating, locks, blinds and scenes."
+    )
 
 
 def setup(core: Core) -> None:

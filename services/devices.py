@@ -30,7 +30,14 @@ WHITES = {"warm white": 2700, "soft white": 2700, "warm": 2700, "white": 4000, "
 def nothing_found(call: IntentCall, what: str) -> Done:
     area = call.slots.get("area")
     where = f" in the {call.home.area_name(area)}" if area else ""
-    return Done(Reply(f"I couldn't find {what}{where}.", ReplyKind.ERROR, error_code=str(ErrorCode.UNKNOWN_DEVICE)), undoable=False)
+    return Done(
+        Reply(
+            f"I couldn't find {what}{where}.",
+            ReplyKind.ERROR,
+            error_code=str(ErrorCode.UNKNOWN_DEVICE),
+        ),
+        undoable=False,
+    )
 
 
 def is_are(devices: list[Device]) -> str:
@@ -94,15 +101,22 @@ class SetBrightness(IntentHandler):
         level = call.slots.get("brightness")
         if level is None:
             words = set(WORD.findall(call.text.lower()))
-            step = 25 if words & {"brighter", "brighten", "up", "increase", "more"} else (
-                -25 if words & {"dim", "dimmer", "darker", "down", "lower", "decrease", "less"} else 0)
+            step = (
+                25
+                if words & {"brighter", "brighten", "up", "increase", "more"}
+                else (-25 if words & {"dim", "dimmer", "darker", "down", "lower", "decrease", "less"} else 0)
+            )
             if step == 0:
                 return Ask("What brightness, in percent?", "brightness")
             current = call.home.entry(found[0].id).state
             base = current.brightness if current.on and current.brightness is not None else (0 if step > 0 else 100)
             level = max(5, min(100, base + step))
-        return await run(call, found, Command(CommandName.SET_BRIGHTNESS, {"brightness": level}),
-                         "Set {names} to " + f"{level}%.")
+        return await run(
+            call,
+            found,
+            Command(CommandName.SET_BRIGHTNESS, {"brightness": level}),
+            "Set {names} to " + f"{level}%.",
+        )
 
 
 class SetColor(IntentHandler):
@@ -117,23 +131,43 @@ class SetColor(IntentHandler):
         found = resolve(call, None, (DeviceKind.LIGHT,), "light", area_kinds=LIGHTS_FIRST)
         if isinstance(found, Ask):
             return found
-        able = [d for d in found if Capability.COLOR in d.capabilities or
-                (color in WHITES and Capability.COLOR_TEMP in d.capabilities)]
+        able = [
+            d
+            for d in found
+            if Capability.COLOR in d.capabilities or (color in WHITES and Capability.COLOR_TEMP in d.capabilities)
+        ]
         if not able:
             names = join_names(the(d) for d in found) or "that light"
-            return Done(Reply(f"{names[0].upper()}{names[1:]} can't change colour.", ReplyKind.ERROR,
-                              error_code=str(ErrorCode.UNSUPPORTED_COMMAND)), undoable=False)
+            return Done(
+                Reply(
+                    f"{names[0].upper()}{names[1:]} can't change colour.",
+                    ReplyKind.ERROR,
+                    error_code=str(ErrorCode.UNSUPPORTED_COMMAND),
+                ),
+                undoable=False,
+            )
         del capability
         outcome_parts: list[Done] = []
         colour_lights = [d for d in able if Capability.COLOR in d.capabilities]
         temp_lights = [d for d in able if Capability.COLOR not in d.capabilities]
         if colour_lights:
-            outcome_parts.append(await run(call, colour_lights, Command(CommandName.SET_COLOR, {"color": color}),
-                                           "Made {names} " + f"{color}."))
+            outcome_parts.append(
+                await run(
+                    call,
+                    colour_lights,
+                    Command(CommandName.SET_COLOR, {"color": color}),
+                    "Made {names} " + f"{color}.",
+                )
+            )
         if temp_lights:
-            outcome_parts.append(await run(call, temp_lights,
-                                           Command(CommandName.SET_COLOR_TEMP, {"color_temp": WHITES[color]}),
-                                           "Made {names} " + f"{color}."))
+            outcome_parts.append(
+                await run(
+                    call,
+                    temp_lights,
+                    Command(CommandName.SET_COLOR_TEMP, {"color_temp": WHITES[color]}),
+                    "Made {names} " + f"{color}.",
+                )
+            )
         return merge(outcome_parts)
 
 
@@ -154,7 +188,13 @@ class SetTemperature(IntentHandler):
     slots = (*TARGET_SLOTS, Slot("temperature", SlotType.TEMPERATURE))
 
     async def handle(self, call: IntentCall) -> Outcome:
-        found = resolve(call, Capability.SETPOINT, (DeviceKind.CLIMATE,), "thermostat", area_kinds=(DeviceKind.CLIMATE,))
+        found = resolve(
+            call,
+            Capability.SETPOINT,
+            (DeviceKind.CLIMATE,),
+            "thermostat",
+            area_kinds=(DeviceKind.CLIMATE,),
+        )
         if isinstance(found, Ask):
             return found
         if not found:
@@ -162,14 +202,21 @@ class SetTemperature(IntentHandler):
         target = call.slots.get("temperature")
         if target is None:
             words = set(WORD.findall(call.text.lower()))
-            step = 1.0 if words & {"warmer", "up", "increase", "hotter", "heat"} else (
-                -1.0 if words & {"cooler", "colder", "down", "decrease", "lower"} else 0.0)
+            step = (
+                1.0
+                if words & {"warmer", "up", "increase", "hotter", "heat"}
+                else (-1.0 if words & {"cooler", "colder", "down", "decrease", "lower"} else 0.0)
+            )
             if step == 0:
                 return Ask("What temperature?", "temperature")
             current = call.home.entry(found[0].id).state.target_temperature or 20.0
             target = max(5.0, min(35.0, current + step))
-        return await run(call, found, Command(CommandName.SET_TEMPERATURE, {"temperature": target}),
-                         "Set {names} to " + f"{target:g} degrees.")
+        return await run(
+            call,
+            found,
+            Command(CommandName.SET_TEMPERATURE, {"temperature": target}),
+            "Set {names} to " + f"{target:g} degrees.",
+        )
 
 
 class LockHandler(IntentHandler):
@@ -293,13 +340,18 @@ class QueryState(IntentHandler):
             if not on:
                 speech = f"All the {noun} are off."
             else:
-                speech = f"{join_names(the(d) for d in on)[0].upper()}{join_names(the(d) for d in on)[1:]} {is_are(on) if len(on) == 1 else 'are'} on."
+                names = join_names(the(d) for d in on)
+                speech = f"{names[0].upper()}{names[1:]} {is_are(on)} on."
         else:
             speech = " ".join(describe(home.entry(d.id), home) for d in found[:6])
             if len(found) > 6:
                 speech += f" And {len(found) - 6} more."
         card = {"devices": [home.entry(d.id).view(home.areas) for d in found[:20]]}
-        return Done(Reply(speech, ReplyKind.ANSWER, card=card), context_devices=[d.id for d in found], undoable=False)
+        return Done(
+            Reply(speech, ReplyKind.ANSWER, card=card),
+            context_devices=[d.id for d in found],
+            undoable=False,
+        )
 
 
 class ActivateScene(IntentHandler):
@@ -339,7 +391,11 @@ class RenameDevice(IntentHandler):
         if isinstance(found, Ask):
             return found
         if len(found) != 1:
-            return nothing_found(call, "that device") if not found else Ask("Which device should I rename?", "device", [d.id for d in found])
+            return (
+                nothing_found(call, "that device")
+                if not found
+                else Ask("Which device should I rename?", "device", [d.id for d in found])
+            )
         new_name = call.slots.get("name")
         if not new_name:
             return Ask(f"What should I call {the(found[0])}?", "name")
@@ -348,8 +404,12 @@ class RenameDevice(IntentHandler):
         ops = call.core.registry.put_device(replace(device, name=new_name))
         ops.append(append_op(call.home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, "name": new_name}))
         call.core.control.publish(call.home, [device.id])
-        return Done(Reply(f"Okay, {the(device)} is now called {new_name}.", ReplyKind.DONE), ops=ops,
-                    context_devices=[device.id], undoable=False)
+        return Done(
+            Reply(f"Okay, {the(device)} is now called {new_name}.", ReplyKind.DONE),
+            ops=ops,
+            context_devices=[device.id],
+            undoable=False,
+        )
 
 
 class AssignArea(IntentHandler):
@@ -375,8 +435,15 @@ class AssignArea(IntentHandler):
             ops.append(append_op(call.home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, "area": area}))
         call.core.control.publish(call.home, [d.id for d in found])
         names = join_names(the(d) for d in found)
-        return Done(Reply(f"Okay, {names} {is_are(found)} now in the {call.home.area_name(area)}.", ReplyKind.DONE),
-                    ops=ops, context_devices=[d.id for d in found], undoable=False)
+        return Done(
+            Reply(
+                f"Okay, {names} {is_are(found)} now in the {call.home.area_name(area)}.",
+                ReplyKind.DONE,
+            ),
+            ops=ops,
+            context_devices=[d.id for d in found],
+            undoable=False,
+        )
 
 
 class SystemStatus(IntentHandler):
@@ -388,8 +455,10 @@ class SystemStatus(IntentHandler):
         if not down:
             speech = f"Everything is working: all {len(entries)} devices are online."
         else:
-            speech = (f"{len(entries) - len(down)} of {len(entries)} devices are online. "
-                      f"Not responding: {join_names(the(d) for d in down[:5])}.")
+            speech = (
+                f"{len(entries) - len(down)} of {len(entries)} devices are online. "
+                f"Not responding: {join_names(the(d) for d in down[:5])}."
+            )
         card = {"online": len(entries) - len(down), "offline": [d.id for d in down]}
         return Done(Reply(speech, ReplyKind.ANSWER, card=card), undoable=False)
 
@@ -406,9 +475,18 @@ class DiscoverDevices(IntentHandler):
                 continue
             new += [d for d in seen if d.id not in call.home.devices]
         if not new:
-            return Done(Reply("I looked, but I didn't find any new devices.", ReplyKind.ANSWER), undoable=False)
-        return Done(Reply(f"I found {len(new)} new devices: {join_names(d.name for d in new[:5])}.", ReplyKind.ANSWER,
-                          card={"found": [d.to_dict() for d in new]}), undoable=False)
+            return Done(
+                Reply("I looked, but I didn't find any new devices.", ReplyKind.ANSWER),
+                undoable=False,
+            )
+        return Done(
+            Reply(
+                f"I found {len(new)} new devices: {join_names(d.name for d in new[:5])}.",
+                ReplyKind.ANSWER,
+                card={"found": [d.to_dict() for d in new]},
+            ),
+            undoable=False,
+        )
 
 
 HANDLERS: tuple[type[IntentHandler], ...] = (

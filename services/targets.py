@@ -19,7 +19,7 @@ KIND_NOUN = {
 
 
 def the(device: Device) -> str:
-    """"the kitchen lights" (names that are acronyms keep their case)."""
+    """ "the kitchen lights" (names that are acronyms keep their case)."""
     return f"the {device.name}"
 
 
@@ -87,7 +87,7 @@ def resolve(
     if context:
         return context
     # 6. the only device that can do it, or what is in the satellite's room
-    able = [e.device for e in home.devices.values() if _fits(e.device, capability, kinds)]
+    able = [d for d in home.find(capability=capability) if _fits(d, None, kinds)]
     if len(able) == 1:
         return able
     if area:

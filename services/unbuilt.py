@@ -12,7 +12,7 @@ NOT_YET: dict[str, str] = {
     "list_automations": "I can't manage automations yet, so there are none to list.",
     "delete_automation": "I can't manage automations yet, so there is nothing to delete.",
     "report_problem": "I can't file problem reports yet. You can check a device by asking me whether it's on.",
-    "how_to": "I don't have a how-to guide yet. Say \"help\" to hear what I can do.",
+    "how_to": 'I don\'t have a how-to guide yet. Say "help" to hear what I can do.',
     "contact_support": "I can't contact support yet.",
     "current_plan": "I can't look up subscription plans yet.",
     "upgrade_plan": "I can't change subscription plans yet.",
@@ -34,7 +34,8 @@ class NotBuilt(IntentHandler):
 
     async def handle(self, call: IntentCall) -> Outcome:
         return Done(
-            Reply(self.speech, ReplyKind.NOT_BUILT, error_code=str(ErrorCode.NOT_BUILT)), undoable=False
+            Reply(self.speech, ReplyKind.NOT_BUILT, error_code=str(ErrorCode.NOT_BUILT)),
+            undoable=False,
         )
 
 

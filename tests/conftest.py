@@ -42,7 +42,10 @@ def trained_model() -> None:
 
 
 def make_config(tmp_path: Path, **overrides: Any) -> Config:
-    base: dict[str, Any] = {"store": {"path": str(tmp_path / "hearth.db")}, "virtual_latency_ms": 1.0}
+    base: dict[str, Any] = {
+        "store": {"path": str(tmp_path / "hearth.db")},
+        "virtual_latency_ms": 1.0,
+    }
     base.update(overrides)
     return load_config(env={}, overrides=base)
 
@@ -67,9 +70,14 @@ class Api:
                 body = await resp.json() if "json" in ctype else await resp.text()
                 return resp.status, body
 
-    async def say(self, text: str, conversation_id: str = "test", token: str | None = None, **extra: Any) -> dict[str, Any]:
+    async def say(
+        self, text: str, conversation_id: str = "test", token: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
         status, body = await self.call(
-            "POST", "/api/v1/conversation", token, json={"text": text, "conversation_id": conversation_id, **extra}
+            "POST",
+            "/api/v1/conversation",
+            token,
+            json={"text": text, "conversation_id": conversation_id, **extra},
         )
         assert status == 200, body
         return body

@@ -56,10 +56,12 @@ def test_say_goes_through_a_running_server(live_server: LiveServer) -> None:
 
     port = live_server.url.rsplit(":", 1)[1]
     env_config = live_server.db.parent / "c.toml"
-    env_config.write_text(f'[server]\nport = {port}\n')
+    env_config.write_text(f"[server]\nport = {port}\n")
     out = hearth("say", "turn on the floor lamp", "--config", str(env_config), db=live_server.db)
     assert out.returncode == 0, out.stderr
-    req = urllib.request.Request(live_server.url + "/api/v1/devices/floor_lamp",
-                                 headers={"Authorization": f"Bearer {live_server.token}"})
+    req = urllib.request.Request(
+        live_server.url + "/api/v1/devices/floor_lamp",
+        headers={"Authorization": f"Bearer {live_server.token}"},
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert json.loads(resp.read())["state"]["on"] is True  # the server's own state changed

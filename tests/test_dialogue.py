@@ -98,7 +98,11 @@ async def test_undo_restores_previous_state(api: Api) -> None:
     assert (await state(api, "kitchen_lights")) == {"on": True, "brightness": 30, "color": "white"}
     out = await api.say("undo that")
     assert out["reply"]["kind"] == "done", out["reply"]
-    assert (await state(api, "kitchen_lights")) == {"on": False, "brightness": 100, "color": "white"}
+    assert (await state(api, "kitchen_lights")) == {
+        "on": False,
+        "brightness": 100,
+        "color": "white",
+    }
     out = await api.say("undo")
     assert "nothing to undo" in out["reply"]["speech"].lower()
 
@@ -161,7 +165,9 @@ async def test_renamed_device_is_understood_at_once(api: Api) -> None:
 
 async def test_added_device_is_understood_at_once(api: Api) -> None:
     status, body = await api.call(
-        "POST", "/api/v1/devices", json={"id": "patio_heater", "name": "patio heater", "kind": "switch", "area": "porch"}
+        "POST",
+        "/api/v1/devices",
+        json={"id": "patio_heater", "name": "patio heater", "kind": "switch", "area": "porch"},
     )
     assert status == 201, body
     out = await api.say("switch on the patio heater")

@@ -9,12 +9,25 @@ import pytest
 
 from assistant.bus import BusEvent
 from assistant.conversation import ConversationState, Pending
-from assistant.devices import Capability, Command, CommandName, Device, DeviceKind, DeviceState, StateUpdate
+from assistant.devices import (
+    Capability,
+    Command,
+    CommandName,
+    Device,
+    DeviceKind,
+    DeviceState,
+    StateUpdate,
+)
 from assistant.nlu.result import Entity, IntentScore, NluResult
 from assistant.turn import ActionTaken, Reply, ReplyKind, Turn
 
 STATE = DeviceState(on=True, brightness=40, color="blue")
-ACTION = ActionTaken("kitchen_lights", Command(CommandName.SET_BRIGHTNESS, {"brightness": 40}), DeviceState(on=False), STATE)
+ACTION = ActionTaken(
+    "kitchen_lights",
+    Command(CommandName.SET_BRIGHTNESS, {"brightness": 40}),
+    DeviceState(on=False),
+    STATE,
+)
 NLU = NluResult(
     "turn on the lamp",
     IntentScore("turn_on", 0.9),
@@ -28,13 +41,33 @@ PAYLOADS: list[Any] = [
     ACTION,
     Command(CommandName.TURN_ON),
     STATE,
-    Device("demo", "lamp", "lamp", DeviceKind.LIGHT, "office", frozenset({Capability.ON_OFF}), "virtual", ("light",), "a"),
+    Device(
+        "demo",
+        "lamp",
+        "lamp",
+        DeviceKind.LIGHT,
+        "office",
+        frozenset({Capability.ON_OFF}),
+        "virtual",
+        ("light",),
+        "a",
+    ),
     StateUpdate("demo", "lamp", STATE, False),
     NLU,
     NLU.entities[0],
     NLU.intent,
     Pending("turn_on", {"device_options": ["a", "b"]}, "device", "Which?", ["a", "b"], 5.0),
-    ConversationState("demo", "u1", "c1", ["lamp"], Pending("unlock", {}, "confirm", "Sure?"), [[ACTION]], 3, 1.0, 2.0),
+    ConversationState(
+        "demo",
+        "u1",
+        "c1",
+        ["lamp"],
+        Pending("unlock", {}, "confirm", "Sure?"),
+        [[ACTION.to_dict()]],
+        3,
+        1.0,
+        2.0,
+    ),
     BusEvent("demo", "device.status", {"device_id": "lamp"}),
 ]
 

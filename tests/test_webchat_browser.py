@@ -1,12 +1,14 @@
-"""The web chat page end to end: real headless Chromium against the real Hearth server."""
+"""The web chat page: static serving over loopback HTTP, then end to end in headless Chromium."""
 
 from __future__ import annotations
 
 import array
 import asyncio
+import gzip
 import io
 import json
 import os
+import re
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,6 +17,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yarl
+from aiohttp import web
+from multidict import CIMultiDict
 from playwright.async_api import (
     Browser,
     ConsoleMessage,
@@ -22,10 +27,11 @@ from playwright.async_api import (
     Request,
     Route,
     WebSocket,
+    WebSocketRoute,
     async_playwright,
 )
 
-pytestmark = pytest.mark.browser
+from skills.webchat import CHANNEL
 
 CHROMIUM = os.environ.get("HEARTH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -42,6 +48,86 @@ FAKE_MIC_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-
 STEP_S = 15.0  # ceiling for any single wait in these tests
 STEP_MS = STEP_S * 1000
 LIGHTS = '[data-device-id="kitchen_lights"]'
+
+
+# -- static serving (no browser) ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def page_server() -> AsyncIterator[str]:
+    """Only the web chat channel, served over real loopback HTTP."""
+    app = web.Application()
+    CHANNEL().setup(app, None)  # type: ignore[arg-type]  # the page routes never touch the core
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, CIMultiDict[str], bytes]:
+    async with asyncio.timeout(STEP_S), aiohttp.ClientSession(auto_decompress=False) as http:
+        async with http.get(yarl.URL(url, encoded=True), headers=headers or {}) as resp:
+            body = await resp.read()
+            if resp.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            return resp.status, CIMultiDict(resp.headers), body
+
+
+async def test_page_and_files_are_served_with_types_and_caching(page_server: str) -> None:
+    status, headers, body = await _get(page_server + "/")
+    assert status == 200
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert headers["Cache-Control"] == "no-cache"
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    html = body.decode()
+    assert '<ol id="log"' in html and 'aria-live="polite"' in html and 'id="mic"' in html
+    assert "http://" not in html and "https://" not in html  # nothing from the network
+
+    links = re.findall(r"/static/([\w.-]+)\?v=(\w+)", html)
+    assert {name for name, _ in links} >= {"app.js", "style.css", "icon.svg"}
+    types = {"app.js": "text/javascript", "style.css": "text/css", "icon.svg": "image/svg+xml"}
+    for name, version in links:
+        status, headers, _ = await _get(f"{page_server}/static/{name}?v={version}")
+        assert status == 200
+        assert headers["Content-Type"].startswith(types[name])
+        assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+
+    status, headers, _ = await _get(page_server + "/static/recorder-worklet.js")
+    assert (status, headers["Cache-Control"]) == (200, "no-cache")
+    etag = headers["ETag"]
+    status, _, body = await _get(page_server + "/static/recorder-worklet.js", {"If-None-Match": etag})
+    assert (status, body) == (304, b"")
+
+    status, headers, body = await _get(page_server + "/static/app.js", {"Accept-Encoding": "gzip"})
+    assert headers["Content-Encoding"] == "gzip"
+    assert b"use strict" in body
+    status, headers, body = await _get(page_server + "/static/app.js", {"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in headers and b"use strict" in body
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../channel.py",
+        "/static/..%2Fchannel.py",
+        "/static/%2E%2E%2F__init__.py",
+        "/static/..%5C..%5Cpyproject.toml",
+        "/static/.hidden",
+        "/static/",
+        "/static/nope.js",
+        "/static/%2Fetc%2Fpasswd",
+    ],
+)
+async def test_static_refuses_anything_outside_its_files(page_server: str, path: str) -> None:
+    status, _, body = await _get(page_server + path)
+    assert status == 404, path
+    assert b"import" not in body and b"root:" not in body
 
 
 @dataclass
@@ -79,9 +165,7 @@ class Watch:
         ]
 
     def api_calls(self, method: str, path: str) -> list[Request]:
-        return [
-            r for r in self.requests if r.method == method and r.url.split("?")[0].endswith(path)
-        ]
+        return [r for r in self.requests if r.method == method and r.url.split("?")[0].endswith(path)]
 
 
 def _frame(payload: str | bytes) -> dict[str, Any]:
@@ -138,6 +222,7 @@ async def _say(page: Page, text: str, replies_before: int) -> str:
         return (await reply.inner_text()).strip()
 
 
+@pytest.mark.browser
 async def test_turn_on_from_chat_updates_tile_over_websocket(
     live_server: Any, browser: Browser, tmp_path: Path
 ) -> None:
@@ -161,10 +246,7 @@ async def test_turn_on_from_chat_updates_tile_over_websocket(
     assert [t["text"] for t in turns] == ["turn on the kitchen lights"]
     assert watch.api_calls("POST", "/api/v1/conversation") == []
     assert any(e["state"].get("on") is True for e in watch.status_events("kitchen_lights"))
-    assert (
-        await page.locator('#log [data-role="assistant"]').first.get_attribute("data-kind")
-        == "done"
-    )
+    assert await page.locator('#log [data-role="assistant"]').first.get_attribute("data-kind") == "done"
 
     await page.screenshot(path=str(tmp_path / "webchat.png"), full_page=True)
     if shots := os.environ.get("HEARTH_SCREENSHOT_DIR"):
@@ -172,9 +254,8 @@ async def test_turn_on_from_chat_updates_tile_over_websocket(
     assert watch.errors == []
 
 
-async def test_follow_up_turn_it_off_uses_same_conversation(
-    live_server: Any, browser: Browser
-) -> None:
+@pytest.mark.browser
+async def test_follow_up_turn_it_off_uses_same_conversation(live_server: Any, browser: Browser) -> None:
     await _command(live_server, "kitchen_lights", "turn_off")
     watch = Watch()
     page = await _open(browser, live_server.url, live_server.token, watch)
@@ -196,9 +277,8 @@ async def test_follow_up_turn_it_off_uses_same_conversation(
     assert watch.errors == []
 
 
-async def test_change_by_another_client_updates_tile_live(
-    live_server: Any, browser: Browser
-) -> None:
+@pytest.mark.browser
+async def test_change_by_another_client_updates_tile_live(live_server: Any, browser: Browser) -> None:
     await _command(live_server, "kitchen_lights", "turn_off")
     watch = Watch()
     page = await _open(browser, live_server.url, live_server.token, watch)
@@ -218,6 +298,51 @@ async def test_change_by_another_client_updates_tile_live(
     assert watch.errors == []
 
 
+@pytest.mark.browser
+async def test_socket_down_falls_back_to_rest_then_catches_up(live_server: Any, browser: Browser) -> None:
+    await _command(live_server, "kitchen_lights", "turn_off")
+    await _command(live_server, "porch_light", "turn_off")
+    socket_up = False
+
+    async def outage(ws: WebSocketRoute) -> None:  # the network drops the socket until socket_up
+        if socket_up:
+            ws.connect_to_server()
+        else:
+            await ws.close(code=1011, reason="outage")
+
+    watch = Watch()
+    context = await browser.new_context()
+    context.set_default_timeout(STEP_MS)
+    page = await context.new_page()
+    watch.attach(page)
+    await page.route_web_socket("**/api/v1/ws", outage)
+    async with asyncio.timeout(STEP_S):
+        await page.goto(f"{live_server.url}/#token={live_server.token}")
+        await page.wait_for_selector(f'{LIGHTS}[data-on="false"]')
+        await page.wait_for_selector('#conn[data-state="offline"]')
+
+    # Turns go over REST; the reply's actions update the tiles, and "it" still follows the last turn.
+    await _say(page, "turn on the kitchen lights", 0)
+    async with asyncio.timeout(STEP_S):
+        await page.wait_for_selector(f'{LIGHTS}[data-on="true"]')
+    await _say(page, "turn it off", 1)
+    async with asyncio.timeout(STEP_S):
+        await page.wait_for_selector(f'{LIGHTS}[data-on="false"]')
+    posts = watch.api_calls("POST", "/api/v1/conversation")
+    assert len(posts) == 2
+    first_id = await page.evaluate("sessionStorage.getItem('hearth.conversation_id')")
+    assert json.loads(posts[1].post_data or "{}").get("conversation_id") == first_id
+
+    # Something changes while the page is offline; when the socket is back, the page catches up.
+    await _command(live_server, "porch_light", "turn_on")
+    socket_up = True
+    async with asyncio.timeout(STEP_S):
+        await page.wait_for_selector('#conn[data-state="online"]')
+        await page.wait_for_selector('[data-device-id="porch_light"][data-on="true"]')
+    assert watch.errors == []
+
+
+@pytest.mark.browser
 async def test_clicking_a_tile_toggles_the_device(live_server: Any, browser: Browser) -> None:
     await _command(live_server, "kitchen_lights", "turn_off")
     watch = Watch()
@@ -234,6 +359,7 @@ async def test_clicking_a_tile_toggles_the_device(live_server: Any, browser: Bro
     assert watch.errors == []
 
 
+@pytest.mark.browser
 async def test_bad_token_shows_sign_in_form(live_server: Any, browser: Browser) -> None:
     watch = Watch()
     context = await browser.new_context()
@@ -257,6 +383,7 @@ async def test_bad_token_shows_sign_in_form(live_server: Any, browser: Browser) 
     assert all("401" in e for e in watch.errors), watch.errors
 
 
+@pytest.mark.browser
 async def test_microphone_records_16k_wav_and_posts_it(live_server: Any, browser: Browser) -> None:
     """Chromium's fake microphone plays a tone; the page must post it as 16 kHz mono 16-bit WAV."""
     watch = Watch()

@@ -299,8 +299,9 @@ class TrainingPrep:
     area and scene lookup tables) are matched in unannotated text with a Gazetteer, and rule values with the same
     ValueRules as at run time, so the placeholders a training sentence gets are the ones parse() would produce."""
 
-    def __init__(self, data: TrainingData) -> None:
+    def __init__(self, data: TrainingData, raw_variant: bool = True) -> None:
         self.data = data
+        self.raw_variant = raw_variant
         kinds = {str(k) for k in DeviceKind}
         self.class_words: dict[str, str] = {}
         for text, value in data.synonyms.items():
@@ -362,4 +363,8 @@ class TrainingPrep:
         trimmed: list[Token] = [t for t in tokens if t.text not in ARTICLES and t.text not in _FILLER]
         if trimmed and len(trimmed) != len(tokens):
             out.append(delexicalise(trimmed, spans))
+        if self.raw_variant and named:
+            # the same sentence with its names left as words: the carrier words must carry the intent on their
+            # own when a name is not in the home's vocabulary
+            out.append(delexicalise(tokens, [s for s in map(_mention_span, mentions) if s is not None]))
         return out

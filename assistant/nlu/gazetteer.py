@@ -26,7 +26,7 @@ MAX_CANDIDATES = 20
 MAX_SPAN = 6  # the longest name, in tokens, that can be matched
 MAX_MODIFIERS = 6  # partial-match subsets are built from at most this many modifier tokens per name
 FUZZY_MIN_LEN = 4  # tokens shorter than this are never corrected
-FUZZY_SINGLE_MIN_LEN = 5  # a one-word mention made only of a corrected token needs at least this many letters
+FUZZY_SINGLE_MIN_LEN = 6  # a one-word mention made only of a corrected token needs at least this many letters
 
 # Generic class words. Strong ones win over a partial device match ("the blinds" -> every cover, even with one set of
 # blinds in the home); weak ones only apply when no device name fits. Either loses to a device named exactly so.
@@ -54,6 +54,19 @@ COMMON_WORDS: frozenset[str] = frozenset(
     turned upon very want warm warmer well were what when where which while will with would your yours mode scene
     tell name call rename dimmer lock unlock close""".split()
 )
+
+# Words that are verbs as often as nouns ("lock the shed", "the rule that locks the door"): alone, and after a
+# word that usually comes before a verb, they are not taken as a device or class mention.
+VERB_LIKE: frozenset[str] = frozenset({"lock", "switch", "light", "plug", "heat", "fan", "open", "close", "shade"})
+_BEFORE_VERB: frozenset[str] = frozenset(
+    """ to please pls plz you i we and then lets also not dont didnt cant wont will should must can could would
+    hearth it that which who he she they just now""".split()
+) | {""}
+_SUBJECTS: frozenset[str] = frozenset({"that", "which", "who", "it", "he", "she", "this"})
+_VERB_OBJECTS: frozenset[str] = ARTICLES | {"up", "it", "them", "everything", "down", "off", "on", "out"}
+# Determiners that make a mention non-specific ("a new lock", "every light"): a class, not one device.
+NON_SPECIFIC: frozenset[str] = frozenset({"a", "an", "another", "every", "each", "any"})
+_SKIP_BEFORE = frozenset({"new", "other", "more", "single", "extra", "second", "third"})
 
 _RANK_EXACT, _RANK_STRONG_CLASS, _RANK_PARTIAL, _RANK_WEAK_CLASS = 0, 1, 2, 3
 _KIND_ORDER = (NameKind.DEVICE, NameKind.SCENE, NameKind.AREA)
@@ -104,6 +117,7 @@ class Gazetteer(Vocabulary):
         self._sorted_cache: dict[PartialKey, list[str]] = {}
         self._class_words: dict[tuple[str, ...], tuple[str, bool]] = {}
         self._max_class_len = 1
+        self._class_by_key: dict[str, str] = {}
         self._common: frozenset[str] = COMMON_WORDS
         self.configure(class_words or {}, common_words)
 
@@ -119,6 +133,11 @@ class Gazetteer(Vocabulary):
                 table[key] = (value, False)
         self._class_words = table
         self._max_class_len = max((len(k) for k in table), default=1)
+        by_key: dict[str, str] = {}
+        for words, (value, _) in table.items():
+            if len(words) == 1:
+                by_key.setdefault(tokenize(words[0])[0].key, value)
+        self._class_by_key = by_key
         self._common = COMMON_WORDS | frozenset(w.lower() for w in common_words)
 
     # -- Vocabulary ---------------------------------------------------------------------------------------------
@@ -185,7 +204,19 @@ class Gazetteer(Vocabulary):
 
     def match_tokens(self, text: str, all_tokens: list[Token]) -> list[Entity]:
         """As match(), for an utterance already tokenised with text.tokenize."""
-        toks = [t for t in all_tokens if t.text not in ARTICLES]
+        toks: list[Token] = []
+        before: list[str] = []  # the word before each kept token, skipping adjectives like "new"
+        after: list[str] = []  # the word after each kept token
+        last_word = ""
+        for k, t in enumerate(all_tokens):
+            if t.text in ARTICLES:
+                last_word = t.text
+                continue
+            toks.append(t)
+            before.append(last_word)
+            after.append(all_tokens[k + 1].text if k + 1 < len(all_tokens) else "")
+            if t.text not in _SKIP_BEFORE:
+                last_word = t.text
         n = len(toks)
         if n == 0:
             return []
@@ -203,7 +234,7 @@ class Gazetteer(Vocabulary):
         for i in range(n):
             limit = min(n, i + MAX_SPAN)
             for j in range(limit, i, -1):
-                span = self._resolve(toks, keys, fuzzy, i, j)
+                span = self._resolve(toks, keys, fuzzy, i, j, before[i], after[j - 1])
                 if span is not None:
                     found.append(span)
         if not found:
@@ -241,12 +272,20 @@ class Gazetteer(Vocabulary):
         return out
 
     def _resolve(
-        self, toks: list[Token], keys: list[str | None], fuzzy: list[bool], i: int, j: int
+        self,
+        toks: list[Token],
+        keys: list[str | None],
+        fuzzy: list[bool],
+        i: int,
+        j: int,
+        before: str,
+        after: str,
     ) -> _Span | None:
         nfuzzy = sum(fuzzy[i:j])
         span_keys = keys[i:j]
         complete = None not in span_keys
-        if complete and nfuzzy and (j - i == 1 and len(toks[i].text) < FUZZY_SINGLE_MIN_LEN):
+        single = j - i == 1
+        if complete and nfuzzy and (single and len(toks[i].text) < FUZZY_SINGLE_MIN_LEN):
             complete = False
         if complete:
             key = tuple(k for k in span_keys if k is not None)
@@ -255,8 +294,17 @@ class Gazetteer(Vocabulary):
                 return self._exact(refs, i, j, nfuzzy, toks)
         surface = tuple(t.text for t in toks[i:j])
         cls = self._class_words.get(surface) if j - i <= self._max_class_len else None
+        if single and toks[i].key in VERB_LIKE:
+            if toks[i].text == toks[i].key and _verb_use(before, after):
+                return None  # "lock the shed"
+            if toks[i].text != toks[i].key and before in _SUBJECTS:
+                return None  # "the rule that locks the door"
         if cls is not None and cls[1]:
             return _Span(i, j, "device_class", cls[0], _RANK_STRONG_CLASS, 0)
+        if single and before in NON_SPECIFIC:
+            kind = self._class_by_key.get(toks[i].key)
+            if kind is not None:
+                return _Span(i, j, "device_class", kind, _RANK_STRONG_CLASS, 0)
         if complete:
             partial = self._partial(toks, key, i, j, nfuzzy)
             if partial is not None:
@@ -381,6 +429,13 @@ class Gazetteer(Vocabulary):
         if not found:
             return None
         return min(found, key=lambda w: (w[0] != word[0], -self._token_refs.get(w, 0), w))
+
+
+def _verb_use(before: str, after: str) -> bool:
+    """Is a verb-like word used as a verb here? "lock the shed", "please lock it", "bed lock up the house"."""
+    if before in _BEFORE_VERB:
+        return True
+    return before not in ARTICLES and after in _VERB_OBJECTS
 
 
 def _variants(keys: tuple[str, ...], kind: NameKind) -> set[tuple[str, ...]]:

@@ -220,7 +220,7 @@ def find_times(folded: str, tokens: list[Token], numbers: list[NumberMatch]) -> 
                 pm = phrase in _PM_AFTER
                 end = tokens[k + len(phrase) - 1].end
                 break
-        at_before = num.first > 0 and tokens[num.first - 1].text in ("at", "by", "until", "till")
+        at_before = num.first > 0 and tokens[num.first - 1].text in ("at", "until", "till")
         explicit = pm is not None or after == "oclock"
         if not (1 <= hour <= 12 and (explicit or (at_before and _bare_time_ok(folded, num, tokens)))):
             if not (at_before and 13 <= hour <= 23 and minute and not tokens[num.first].is_number):
@@ -401,7 +401,8 @@ def _number_kind(intent: str, bright_ctx: bool, temp_ctx: bool, classes: set[str
 
 # -- the new name in rename_device ------------------------------------------------------------------------------
 _RENAME_VERBS = frozenset({"rename", "renaem", "call", "name", "nickname", "relabel", "label", "dub", "title"})
-_NAME_MARKERS = ("called", "named")
+_NAME_MARKERS = ("called", "named", "renamed", "relabeled", "relabelled", "labeled", "labelled", "titled", "dubbed")
+_NAME_PHRASES = (("goes", "by"), ("go", "by"), ("known", "as"))
 _NAME_NOUNS = (("the", "name"), ("a", "new", "name"), ("new", "name"), ("name", "is"))
 _PRONOUNS = (("this", "one"), ("that", "one"), ("it",), ("this",), ("that",), ("them",))
 _TRAILING = (("from", "now", "on"), ("please",), ("instead",), ("now",), ("thanks",), ("thank", "you"))
@@ -416,10 +417,15 @@ def find_new_name(text: str, tokens: list[Token], named: list[Entity]) -> Entity
     ends = {e.end for e in named if e.entity in ("device", "device_class")}
     start_tok: int | None = None
     verb = next((k for k, w in enumerate(words) if w in _RENAME_VERBS), None)
-    # "called NAME", "named NAME"
+    # "called NAME", "renamed (to) NAME", "goes by NAME"
     for k, w in enumerate(words):
         if w in _NAME_MARKERS:
             start_tok = k + 1
+            if start_tok < n and words[start_tok] in ("to", "as"):
+                start_tok += 1
+            break
+        if any(tuple(words[k : k + len(p)]) == p for p in _NAME_PHRASES):
+            start_tok = k + 2
             break
     # "rename X to NAME", "change the name of X to NAME", "label X as NAME"
     if start_tok is None:
@@ -449,6 +455,10 @@ def find_new_name(text: str, tokens: list[Token], named: list[Entity]) -> Entity
                 if tokens[j].end in ends:
                     start_tok = j + 1
                     break
+            else:
+                # an object the vocabulary does not know ("call the game console xbox"): the last word is the name
+                if n - k >= 2 and words[k] in ARTICLES:
+                    start_tok = n - 1
     if start_tok is None:
         for j, w in enumerate(words):
             if w == "is" and j > 0 and tokens[j - 1].end in ends:

@@ -49,9 +49,7 @@ class SttEngine(ABC):
         """Release the model."""
 
     @abstractmethod
-    async def transcribe(
-        self, pcm: bytes, fmt: AudioFormat, vocabulary: Sequence[str] = ()
-    ) -> Transcript:
+    async def transcribe(self, pcm: bytes, fmt: AudioFormat, vocabulary: Sequence[str] = ()) -> Transcript:
         """Transcribe a whole utterance; `vocabulary` biases recognition toward the home's names."""
 
 

@@ -33,14 +33,15 @@ _TYPES: dict[str, str] = {
     ".webmanifest": "application/manifest+json",
 }
 _TEXT = {"text/html", "text/javascript", "text/css", "image/svg+xml", "application/json"}
-# The page loads nothing from elsewhere; audio replies may be blob: or data: URLs.
+# The page loads nothing from elsewhere; audio replies may be blob: or data: URLs. The WebSocket origin is
+# named explicitly because older browsers do not count ws:// as 'self'.
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "media-src 'self' blob: data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "media-src 'self' blob: data:; connect-src 'self'{sockets}; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 _SECURITY_HEADERS = {
-    "Content-Security-Policy": _CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -128,7 +129,7 @@ class WebChatChannel(Channel):
 
     @staticmethod
     def _respond(request: web.Request, item: StaticFile, cache: str) -> web.StreamResponse:
-        headers = {"Cache-Control": cache, **_SECURITY_HEADERS}
+        headers = {"Cache-Control": cache, "Content-Security-Policy": _csp(request), **_SECURITY_HEADERS}
         body, etag = item.body, item.etag
         if item.gzipped is not None:
             headers["Vary"] = "Accept-Encoding"
@@ -140,9 +141,13 @@ class WebChatChannel(Channel):
             headers.pop("Content-Encoding", None)
             return web.Response(status=304, headers=headers)
         charset = "utf-8" if item.content_type in _TEXT else None
-        return web.Response(
-            body=body, content_type=item.content_type, charset=charset, headers=headers
-        )
+        return web.Response(body=body, content_type=item.content_type, charset=charset, headers=headers)
+
+
+def _csp(request: web.Request) -> str:
+    host = request.host
+    sockets = f" ws://{host} wss://{host}" if _HOST.match(host) else ""
+    return _CSP.format(sockets=sockets)
 
 
 def _accepts_gzip(header: str) -> bool:
