@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
+from asyncio.subprocess import DEVNULL, PIPE
 from pathlib import Path
 from typing import Any
 
 import pytest
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.audio import AudioChunk, AudioChunkConverter, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Attribution, Describe, Info, Satellite
@@ -34,7 +38,9 @@ class PeerHandler(AsyncEventHandler):
 
     async def handle_event(self, event: Event) -> bool:
         if Describe.is_type(event.type):
-            info = Info(satellite=Satellite(self.peer.name, Attribution("", ""), True, "test satellite", None, area=None))
+            info = Info(
+                satellite=Satellite(self.peer.name, Attribution("", ""), True, "test satellite", None, area=None)
+            )
             await self.write_event(info.event())
             return True
         self.peer.events.put_nowait(event)
@@ -230,3 +236,232 @@ async def test_reconnects_with_backoff_when_the_satellite_drops(tmp_path: Path) 
             assert health_status == 200
     finally:
         await peer.stop()
+
+
+# -- with the speech engines: speech in, transcript and spoken reply out ---------------------------------------------
+VOICE = {"stt": "faster-whisper", "tts": "piper"}
+
+
+async def speech(api: Api, text: str) -> tuple[bytes, int]:
+    """`text` spoken by the server's own piper voice: (16-bit mono PCM, rate)."""
+    assert api.core.tts is not None
+    pieces = []
+    async with asyncio.timeout(TIMEOUT):
+        async for chunk in api.core.tts.synthesize(text):
+            pieces.append(chunk)
+    assert pieces and all(p.format.width == 2 and p.format.channels == 1 for p in pieces)
+    return b"".join(p.audio for p in pieces), pieces[0].format.rate
+
+
+async def device_on(api: Api, device_id: str) -> bool:
+    status, body = await api.call("GET", f"/api/v1/devices/{device_id}")
+    assert status == 200, body
+    return bool(body["state"]["on"])
+
+
+def reply_audio(events: list[Event]) -> tuple[AudioStart, bytes]:
+    types = [e.type for e in events]
+    start = AudioStart.from_event(events[types.index("audio-start")])
+    audio = b"".join(AudioChunk.from_event(e).audio for e in events if e.type == "audio-chunk")
+    return start, audio
+
+
+async def test_kitchen_satellite_command_silence_and_announcement(tmp_path: Path) -> None:
+    peer = SatellitePeer(free_port(), "kitchen-sat")
+    await peer.start()
+    try:
+        async with hearth(tmp_path, [peer], VOICE) as api:
+            await peer.wait_running()
+            peer.drain()
+            assert not await device_on(api, "kitchen_lights")
+            pcm, rate = await speech(api, "Turn on the lights.")
+
+            # a push-to-talk style run: audio-start, chunks, audio-stop
+            run = RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS)
+            await peer.send(run.event(), *audio_events(pcm, rate))
+            events = await peer.collect_until("audio-stop", "error")
+            types = [e.type for e in events]
+            assert "error" not in types, events
+            transcript = events[types.index("transcript")].data["text"]
+            assert "light" in transcript.lower()
+            said = events[types.index("synthesize")].data["text"]
+            assert "kitchen" in said.lower()
+            assert types.index("transcript") < types.index("synthesize") < types.index("audio-start")
+            start, audio = reply_audio(events)
+            assert start.rate == 22050 and start.width == 2 and len(audio) > start.rate  # more than 0.5 s of speech
+            assert await device_on(api, "kitchen_lights")  # the satellite's area made "the lights" the kitchen's
+            assert not await device_on(api, "living_room_lamp")
+            assert not await device_on(api, "hallway_light")
+
+            # silence, and a stream with no audio at all: a clear error each time, and the satellite stays connected
+            await peer.send(run.event(), *audio_events(bytes(2 * 16000), 16000))
+            error = Error.from_event(await peer.next_event())
+            assert error.code == "stt-no-speech" and error.text
+            await peer.send(run.event(), AudioStart(16000, 2, 1).event(), AudioStop().event())
+            error = Error.from_event(await peer.next_event())
+            assert error.code == "stt-no-speech"
+
+            # an announcement (start at tts): spoken without a turn
+            announce = RunPipeline(
+                start_stage=PipelineStage.TTS, end_stage=PipelineStage.TTS, announce_text="Dinner is ready."
+            )
+            await peer.send(announce.event())
+            events = await peer.collect_until("audio-stop", "error")
+            assert events[0].type == "synthesize" and events[0].data["text"] == "Dinner is ready."
+            assert len(reply_audio(events)[1]) > 0
+
+            found = await satellites(api)
+            assert found[0]["connected"] and found[0]["runs"] == 4 and found[0]["stage"] == "idle"
+            assert found[0]["connections"] == 1
+    finally:
+        await peer.stop()
+
+
+async def test_streaming_satellite_is_endpointed_by_vad(tmp_path: Path) -> None:
+    """A satellite that streams all the time (`wake` start, no audio-stop): Hearth finds the command by VAD."""
+    peer = SatellitePeer(free_port(), "streamer")
+    await peer.start()
+    try:
+        async with hearth(tmp_path, [peer], VOICE) as api:
+            await peer.wait_running()
+            peer.drain()
+            pcm, rate = await speech(api, "Turn on the lights.")
+            silence = bytes(2 * rate)  # 1 s
+            stream = audio_events(silence + pcm + silence * 2, rate)[1:-1]  # chunks only
+            run = RunPipeline(start_stage=PipelineStage.WAKE, end_stage=PipelineStage.TTS)
+            await peer.send(run.event(), *stream)
+            events = await peer.collect_until("audio-stop", "error")
+            types = [e.type for e in events]
+            assert "error" not in types, events
+            assert types[:3] == ["voice-started", "voice-stopped", "transcript"]
+            started, stopped = (events[i].data["timestamp"] for i in (0, 1))
+            assert 700 <= started < stopped <= 1000 + 1000 * len(pcm) // (2 * rate) + 1500
+            assert "light" in events[2].data["text"].lower()
+            assert len(reply_audio(events)[1]) > 0
+            assert await device_on(api, "kitchen_lights")
+            # the run starts over by itself: the satellite is listening again
+            await wait_status(api, lambda s: s[0]["runs"] == 1 and s[0]["stage"] == "listening")
+    finally:
+        await peer.stop()
+
+
+# -- the real `wyoming-satellite` program (PyPI), with a file as its microphone ---------------------------------------
+SATELLITE_PYTHON = Path(os.environ.get("WYOMING_SATELLITE_PYTHON", "/tmp/wyoming-satellite/bin/python"))
+SETUP_HINT = (
+    "python3.11 -m venv /tmp/wyoming-satellite && /tmp/wyoming-satellite/bin/pip install wyoming-satellite==1.0.0 "
+    "(or set WYOMING_SATELLITE_PYTHON)"
+)
+
+# Plays 16 kHz 16-bit mono silence in real time, like a microphone; once the file named by argv[2] exists, it plays
+# the speech in argv[1] once, then silence again. Runs until the satellite stops it.
+MIC_SCRIPT = """
+import os, sys, time
+speech, go = open(sys.argv[1], "rb").read(), sys.argv[2]
+out, chunk, period, n, said = sys.stdout.buffer, 2048, 2048 / 32000, 0, False
+start = time.monotonic()
+while True:
+    data = bytes(chunk)
+    if not said and os.path.exists(go):
+        said = True
+        data = speech + bytes(-len(speech) % chunk)
+    for i in range(0, len(data), chunk):
+        out.write(data[i : i + chunk])
+        out.flush()
+        n += 1
+        time.sleep(max(0.0, start + n * period - time.monotonic()))
+"""
+
+
+class EventService:
+    """The satellite's `--event-uri` service: what the satellite was told (transcript, synthesize, audio-stop, ...)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.events: asyncio.Queue[Event] = asyncio.Queue()
+        self.server = AsyncTcpServer("127.0.0.1", self.port)
+
+    async def start(self) -> None:
+        service = self
+
+        class Handler(AsyncEventHandler):
+            async def handle_event(self, event: Event) -> bool:
+                service.events.put_nowait(event)
+                return True
+
+        async with asyncio.timeout(TIMEOUT):
+            await self.server.start(Handler)
+
+    async def wait_for(self, kind: str, timeout: float = 60.0) -> tuple[Event, list[Event]]:
+        seen: list[Event] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self.events.get()
+                seen.append(event)
+                if event.type == kind:
+                    return event, seen
+
+
+def to_16k(pcm: bytes, rate: int) -> bytes:
+    converter = AudioChunkConverter(rate=16000, width=2, channels=1)
+    return converter.convert(AudioChunk(rate, 2, 1, pcm)).audio
+
+
+async def test_wyoming_satellite_program(tmp_path: Path) -> None:
+    if not SATELLITE_PYTHON.exists():
+        pytest.skip(f"wyoming-satellite is not installed: {SETUP_HINT}")
+    probe = await asyncio.create_subprocess_exec(
+        str(SATELLITE_PYTHON), "-c", "import wyoming_satellite", stdout=DEVNULL, stderr=DEVNULL
+    )
+    async with asyncio.timeout(TIMEOUT):
+        if await probe.wait() != 0:
+            pytest.skip(f"{SATELLITE_PYTHON} cannot import wyoming_satellite: {SETUP_HINT}")
+
+    events = EventService()
+    await events.start()
+    port = free_port()
+    speech_file, go_file, snd_file = tmp_path / "speech.raw", tmp_path / "go", tmp_path / "reply.raw"
+    mic = tmp_path / "mic.py"
+    mic.write_text(MIC_SCRIPT)
+    satellite_uri = f"tcp://127.0.0.1:{port}"
+    config = make_config(
+        tmp_path,
+        channels=CHANNELS,
+        voice={**VOICE, "satellites": [{"uri": satellite_uri, "area": "kitchen", "name": "kitchen-pi"}]},
+    )
+    async with asyncio.timeout(120):
+        runner, api = await start_api(config)
+    proc: asyncio.subprocess.Process | None = None
+    try:
+        pcm, rate = await speech(api, "Turn on the lights.")
+        speech_file.write_bytes(to_16k(pcm, rate))
+        proc = await asyncio.create_subprocess_exec(
+            str(SATELLITE_PYTHON), "-m", "wyoming_satellite",
+            "--uri", satellite_uri, "--name", "Kitchen Pi", "--area", "Kitchen", "--no-zeroconf",
+            "--mic-command", f"{sys.executable} {mic} {speech_file} {go_file}",
+            "--snd-command", f"sh -c 'cat >> {snd_file}'",
+            "--event-uri", f"tcp://127.0.0.1:{events.port}",
+            stdout=DEVNULL, stderr=PIPE, start_new_session=True,
+        )  # fmt: skip
+        # Hearth retries until the program listens, connects, and the satellite starts streaming its microphone
+        await events.wait_for("run-satellite")
+        await events.wait_for("run-pipeline")
+        await wait_status(api, lambda s: s[0]["connected"] and s[0]["satellite_name"] == "Kitchen Pi", 30)
+        go_file.touch()  # now say the command
+        transcript, _ = await events.wait_for("transcript")
+        assert "light" in transcript.data["text"].lower()
+        _, seen = await events.wait_for("audio-stop")
+        types = [e.type for e in seen]
+        assert "synthesize" in types and "audio-start" in types
+        assert await device_on(api, "kitchen_lights")
+        async with asyncio.timeout(TIMEOUT):
+            while not snd_file.exists() or snd_file.stat().st_size < 22050:
+                await asyncio.sleep(0.05)  # the reply reached the satellite's speaker
+    finally:
+        if proc is not None and proc.returncode is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            async with asyncio.timeout(TIMEOUT):
+                await proc.wait()
+        async with asyncio.timeout(TIMEOUT):
+            await api.session.close()
+            await runner.cleanup()
+            await events.server.stop()

@@ -33,7 +33,7 @@ from playwright.async_api import (
 
 from skills.webchat import CHANNEL
 
-CHROMIUM = os.environ.get("HEARTH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("WEBCHAT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -249,7 +249,7 @@ async def test_turn_on_from_chat_updates_tile_over_websocket(
     assert await page.locator('#log [data-role="assistant"]').first.get_attribute("data-kind") == "done"
 
     await page.screenshot(path=str(tmp_path / "webchat.png"), full_page=True)
-    if shots := os.environ.get("HEARTH_SCREENSHOT_DIR"):
+    if shots := os.environ.get("WEBCHAT_SCREENSHOT_DIR"):
         await page.screenshot(path=str(Path(shots) / "hearth-webchat.png"), full_page=True)
     assert watch.errors == []
 

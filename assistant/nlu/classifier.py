@@ -79,7 +79,7 @@ class IntentClassifier:
         label_index = {name: i for i, name in enumerate(names)}
         y = np.array([label_index[name] for name in labels])
         # "sag" is by far the fastest solver on these small, row-normalised sparse matrices (about 1 s).
-        model = LogisticRegression(C=c, solver="sag", max_iter=max_iter, tol=1e-3)
+        model = LogisticRegression(C=c, solver="sag", max_iter=max_iter, tol=3e-3, random_state=0)
         model.fit(x, y)
         weights = np.ascontiguousarray(model.coef_.T, dtype=np.float32)
         bias = np.asarray(model.intercept_, dtype=np.float32)

@@ -49,6 +49,7 @@ ENGINE_VERSION = f"embedded-{FEATURIZER_VERSION}.1"
 MODEL_SUBDIR = "embedded"
 MAX_ANALYSED_CHARS = 5000  # the caller limits text; past this we only look at the start
 RANKING_LENGTH = 10
+DEFAULT_C = 100.0  # inverse regularisation strength, chosen by 5-fold cross-validation on nlu_data
 _FILLER = frozenset({"please", "pls", "plz", "hey", "hearth", "can", "you", "could", "would"})
 
 
@@ -68,7 +69,7 @@ class EmbeddedNluEngine(NluEngine):
 
     name: ClassVar[str] = "embedded"
 
-    def __init__(self, config: NluConfig, c: float = 20.0) -> None:
+    def __init__(self, config: NluConfig, c: float = DEFAULT_C) -> None:
         self.config = config
         self.c = c
         self._runtime: _Runtime | None = None

@@ -338,6 +338,8 @@ def find_number_mentions(folded: str, tokens: list[Token], numbers: list[NumberM
         if m:
             out.append(Mention("temperature", num.as_number, num.start, num.end + m.end()))
             continue
+        if num.last - num.first == 1 and tokens[num.first].text == "one":
+            continue  # "this one", "have a good one": a bare "one" is hardly ever a value
         out.append(Mention("number", num.as_number, num.start, num.end))
     for k, t in enumerate(tokens):
         level = LEVEL_WORDS.get(t.text)

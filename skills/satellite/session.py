@@ -195,6 +195,7 @@ class SatelliteSession:
         LOG.debug("satellite %s: run %s -> %s", self.identity.name, run.start_stage.value, run.end_stage.value)
         self._converter = AudioChunkConverter(INPUT_FORMAT.rate, INPUT_FORMAT.width, INPUT_FORMAT.channels)
         self._audio = asyncio.Queue()  # before the task starts: the audio right behind run-pipeline is kept
+        self._muted_until = 0.0  # a run the satellite asks for is a new command, not our reply's echo
         self._run_task = asyncio.create_task(self._runs(run, self._audio), name=f"satellite-{self.identity.name}-run")
 
     async def _stop_run(self) -> None:

@@ -33,6 +33,7 @@
     pingTimer: 0,
     pongTimer: 0,
     loading: null, // Promise while the device list is being fetched
+    reloadAfter: false,
     buffered: null, // device events that arrive during a fetch
     chain: Promise.resolve(), // turns run one after another, so "it" refers to the previous turn
   };
@@ -275,7 +276,12 @@
 
   // ---------------------------------------------------------------------------------------------- devices
   async function loadDevices() {
-    if (st.loading) return st.loading;
+    if (st.loading) {
+      // The running fetch may predate the socket's subscription: fetch once more when it is done.
+      st.reloadAfter = true;
+      return st.loading;
+    }
+    st.reloadAfter = false;
     st.buffered = [];
     ui.areas.setAttribute('aria-busy', 'true');
     st.loading = (async () => {
@@ -295,6 +301,7 @@
       } finally {
         st.loading = null;
         ui.areas.removeAttribute('aria-busy');
+        if (st.reloadAfter && st.token) loadDevices().catch(() => { /* shown in the dashboard note */ });
       }
     })();
     return st.loading;
