@@ -131,7 +131,14 @@ class DeviceControl:
         outcome = Outcome()
         if not commands:
             return outcome
-        results = await asyncio.gather(*(self._one(home, d, c) for d, c in commands), return_exceptions=True)
+        results: list[ActionTaken | BaseException]
+        if len(commands) == 1:  # the common case, without the cost of a task
+            try:
+                results = [await self._one(home, *commands[0])]
+            except Exception as exc:
+                results = [exc]
+        else:
+            results = await asyncio.gather(*(self._one(home, d, c) for d, c in commands), return_exceptions=True)
         for (device, _), result in zip(commands, results, strict=True):
             if isinstance(result, ActionTaken):
                 outcome.actions.append(result)
@@ -179,6 +186,8 @@ class DeviceControl:
 
     def publish(self, home: Home, device_ids: Sequence[str]) -> None:
         """Tell live subscribers the new state of these devices (after it is committed)."""
+        if not self.bus.subscribers(home.id):
+            return
         for device_id in dict.fromkeys(device_ids):
             entry = home.devices.get(device_id)
             if entry is None:

@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from assistant.bus import BusEvent
@@ -25,7 +25,9 @@ from assistant.intents import (
     SlotError,
     validate_slots,
 )
-from assistant.nlu.result import FALLBACK_INTENT, NluResult
+from assistant.nlu.numbers import find_numbers
+from assistant.nlu.result import FALLBACK_INTENT, Entity, NluResult
+from assistant.nlu.text import tokenize
 from assistant.registry import Home, WriteOp
 from assistant.store import dumps
 from assistant.turn import ActionTaken, Reply, ReplyKind, Turn
@@ -241,28 +243,12 @@ class DialogueManager:
         except SlotError:
             return None
         if pending.awaiting not in found:
-            number = next((w for w in words if w.replace(".", "").isdigit()), None)
-            if number is None or pending.awaiting not in {"brightness", "temperature"}:
+            numbers = find_numbers(tokenize(turn.text))  # a bare answer: "fifty", "21.5"
+            if not numbers or pending.awaiting not in {"brightness", "temperature"}:
                 return None
+            answer = Entity(pending.awaiting, numbers[0].value, numbers[0].start, numbers[0].end)
             try:
-                found = validate_slots(
-                    handler.slots,
-                    NluResult.from_dict(
-                        {
-                            "text": turn.text,
-                            "intent": {"name": pending.intent, "confidence": 1.0},
-                            "entities": [
-                                {
-                                    "entity": pending.awaiting,
-                                    "value": float(number),
-                                    "start": 0,
-                                    "end": 0,
-                                }
-                            ],
-                        }
-                    ),
-                    home,
-                )
+                found = validate_slots(handler.slots, replace(nlu, entities=[answer]), home)
             except SlotError:
                 return None
         slots.update(found)
@@ -379,18 +365,19 @@ class DialogueManager:
         )
         await self.core.store.write(*ops)
         self.core.control.publish(home, [a.device_id for a in reply.actions])
-        self.core.bus.publish(
-            BusEvent(
-                home.id,
-                "conversation.reply",
-                {
-                    "conversation_id": conv.id,
-                    "channel": turn.channel,
-                    "text": turn.text,
-                    "reply": reply.to_dict(),
-                },
+        if self.core.bus.subscribers(home.id):
+            self.core.bus.publish(
+                BusEvent(
+                    home.id,
+                    "conversation.reply",
+                    {
+                        "conversation_id": conv.id,
+                        "channel": turn.channel,
+                        "text": turn.text,
+                        "reply": reply.to_dict(),
+                    },
+                )
             )
-        )
 
 
 def actions_summary(actions: list[ActionTaken]) -> str:

@@ -188,3 +188,15 @@ async def test_conversations_are_separate(api: Api) -> None:
     out = await api.say("turn it off", conversation_id="b")
     assert out["reply"]["kind"] == "ask"  # "b" has no context
     assert (await state(api, "kitchen_lights"))["on"] is True
+
+
+async def test_missing_value_is_asked_for_and_a_spoken_number_fills_it(api: Api) -> None:
+    out = await api.say("set the brightness of the kitchen lights")
+    assert out["reply"]["kind"] == "ask", out["reply"]
+    out = await api.say("fifty")
+    assert out["reply"]["kind"] == "done", out["reply"]
+    assert (await state(api, "kitchen_lights"))["brightness"] == 50
+    out = await api.say("change the thermostat temperature")
+    assert out["reply"]["kind"] == "ask", out["reply"]
+    out = await api.say("twenty one")
+    assert (await state(api, "thermostat"))["target_temperature"] == 21.0

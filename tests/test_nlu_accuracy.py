@@ -87,7 +87,9 @@ def _norm_value(value: Any) -> str:
     return " ".join(str(value).lower().split())
 
 
-def gold_entities(ex: Example, data: TrainingData, demo: Gazetteer) -> tuple[list[tuple[str, str]], list[tuple[int, int]]]:
+def gold_entities(
+    ex: Example, data: TrainingData, demo: Gazetteer
+) -> tuple[list[tuple[str, str]], list[tuple[int, int]]]:
     """(entity type, normalised value) to expect, and the spans of annotations that cannot be scored."""
     rules = ValueRules()
     gold: list[tuple[str, str]] = []

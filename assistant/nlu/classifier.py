@@ -123,8 +123,11 @@ class IntentClassifier:
                 bias = np.asarray(arrays["bias"], dtype=np.float32)
         except (OSError, KeyError, ValueError) as exc:
             raise NluError(ErrorCode.NOT_TRAINED, f"the NLU model in {directory} cannot be read: {exc}") from exc
-        labels = [str(x) for x in meta["labels"]]
-        vocab = {str(name): i for i, name in enumerate(meta["features"])}
+        try:
+            labels = [str(x) for x in meta["labels"]]
+            vocab = {str(name): i for i, name in enumerate(meta["features"])}
+        except (KeyError, TypeError) as exc:
+            raise NluError(ErrorCode.NOT_TRAINED, f"the NLU model meta.json in {directory} is incomplete") from exc
         if weights.shape != (len(vocab), len(labels)) or bias.shape != (len(labels),):
             raise NluError(ErrorCode.NOT_TRAINED, f"the NLU model in {directory} does not match its meta.json")
         return cls(labels, vocab, weights, bias)

@@ -13,6 +13,7 @@ data hash in meta.json does not match the files in data_dir.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 import time
@@ -45,7 +46,22 @@ from assistant.nlu.values import TIERS, Mention, ValueRules, find_new_name, reso
 
 log = logging.getLogger(__name__)
 
-ENGINE_VERSION = f"embedded-{FEATURIZER_VERSION}.1"
+_TRAINING_MODULES = ("text", "numbers", "gazetteer", "values", "featurize", "classifier", "embedded")
+
+
+def _code_digest() -> str:
+    """A hash of the modules that shape training, so a code change retrains like a data change does."""
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in _TRAINING_MODULES:
+        try:
+            digest.update((here / f"{name}.py").read_bytes())
+        except OSError:
+            digest.update(name.encode())
+    return digest.hexdigest()[:16]
+
+
+ENGINE_VERSION = f"embedded-{FEATURIZER_VERSION}-{_code_digest()}"
 MODEL_SUBDIR = "embedded"
 MAX_ANALYSED_CHARS = 5000  # the caller limits text; past this we only look at the start
 RANKING_LENGTH = 10
@@ -127,7 +143,15 @@ class EmbeddedNluEngine(NluEngine):
                     return
             else:
                 log.warning("nlu: no training data in %s; using the saved model as is", self.config.data_dir)
-            self._install(self._runtime_from(meta))
+            try:
+                runtime = self._runtime_from(meta)
+            except NluError as exc:
+                if not have_data:
+                    raise
+                log.warning("nlu: %s; retraining", exc.message)
+                self._train()
+                return
+            self._install(runtime)
 
     def _runtime_from(self, meta: dict[str, Any]) -> _Runtime:
         classifier = IntentClassifier.load(self.model_dir, meta)
@@ -174,9 +198,7 @@ class EmbeddedNluEngine(NluEngine):
             "tier_words": prep.tier_words,
         }
         path = classifier.save(self.model_dir, meta)
-        self._install(
-            _Runtime(classifier, prep.rules, prep.class_words, frozenset(prep.common_words), data.data_hash)
-        )
+        self._install(_Runtime(classifier, prep.rules, prep.class_words, frozenset(prep.common_words), data.data_hash))
         seconds = time.perf_counter() - began
         log.info(
             "nlu: trained on %d examples (%d intents) in %.2fs -> %s",

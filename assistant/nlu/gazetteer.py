@@ -7,15 +7,18 @@ corrected to a vocabulary token one edit away through a SymSpell-style deletion 
 Every lookup is a dictionary probe keyed by tokens, so matching costs the same whatever the size of the registry, and
 `put` costs O(the thing's names): it indexes each name's exact token sequence, every (subset of modifiers, head noun)
 pair for partial mentions ("lamp", "bedroom light"), its (area, head noun) pair and the one-deletion variants of new
-tokens.
+tokens. remove() recomputes the same keys from the thing and files it out again. An ambiguous mention lists at most
+MAX_CANDIDATES ids; for a bigger bucket the first ones are found once (linear in the bucket) and cached until the
+bucket changes.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from itertools import combinations
+from typing import Generic, TypeVar
 
 from assistant.devices import DeviceKind
 from assistant.nlu.engine import NamedThing, NameKind, Vocabulary
@@ -73,18 +76,48 @@ _KIND_ORDER = (NameKind.DEVICE, NameKind.SCENE, NameKind.AREA)
 _SCENE_WORDS = ("scene", "mode")
 
 Ref = tuple[NameKind, str]
-PartialKey = tuple[tuple[str, ...], str]  # (sorted modifier keys, head key)
+T = TypeVar("T", str, Ref)
 
 
-@dataclass(slots=True)
-class _Indexed:
-    """What one thing added to the indexes, so that remove() undoes exactly that."""
+class _Postings(Generic[T]):
+    """key -> the items filed under it; most keys hold one item, kept bare instead of in a set to save memory."""
 
-    thing: NamedThing
-    phrases: set[tuple[str, ...]] = field(default_factory=set)
-    partials: set[PartialKey] = field(default_factory=set)
-    area_heads: set[tuple[str, str]] = field(default_factory=set)
-    tokens: set[str] = field(default_factory=set)
+    __slots__ = ("_index",)
+
+    def __init__(self) -> None:
+        self._index: dict[str, T | set[T]] = {}
+
+    def add(self, key: str, item: T) -> None:
+        cur = self._index.get(key)
+        if cur is None:
+            self._index[key] = item
+        elif isinstance(cur, set):
+            cur.add(item)
+        elif cur != item:
+            self._index[key] = {cur, item}
+
+    def discard(self, key: str, item: T) -> None:
+        cur = self._index.get(key)
+        if cur is None:
+            return
+        if isinstance(cur, set):
+            cur.discard(item)
+            if len(cur) == 1:
+                self._index[key] = next(iter(cur))
+        elif cur == item:
+            del self._index[key]
+
+    def get(self, key: str) -> Collection[T]:
+        """The items under `key` (a live view for big buckets: do not modify)."""
+        cur = self._index.get(key)
+        if cur is None:
+            return ()
+        if isinstance(cur, set):
+            return cur
+        return (cur,)
+
+    def __len__(self) -> int:
+        return len(self._index)
 
 
 @dataclass(slots=True)
@@ -108,13 +141,13 @@ class Gazetteer(Vocabulary):
     ) -> None:
         """`class_words`: extra generic words -> DeviceKind value (weak unless already strong, e.g. "lamp": "light");
         `common_words`: ordinary words (e.g. from training sentences) that must never be corrected into names."""
-        self._things: dict[NameKind, dict[str, _Indexed]] = {k: {} for k in NameKind}
-        self._phrases: dict[tuple[str, ...], set[Ref]] = {}
-        self._partials: dict[PartialKey, set[str]] = {}
-        self._area_heads: dict[tuple[str, str], set[str]] = {}
+        self._things: dict[NameKind, dict[str, NamedThing]] = {k: {} for k in NameKind}
+        self._phrases: _Postings[Ref] = _Postings()  # "living room lamp" -> (device, living_room_lamp)
+        self._partials: _Postings[str] = _Postings()  # "living room|lamp" -> living_room_lamp, ...
+        self._area_heads: _Postings[str] = _Postings()  # "living_room|lamp" -> living_room_lamp, floor_lamp
         self._token_refs: dict[str, int] = {}
         self._deletes: dict[str, set[str]] = {}
-        self._sorted_cache: dict[PartialKey, list[str]] = {}
+        self._sorted_cache: dict[str, list[str]] = {}
         self._class_words: dict[tuple[str, ...], tuple[str, bool]] = {}
         self._max_class_len = 1
         self._class_by_key: dict[str, str] = {}
@@ -144,55 +177,42 @@ class Gazetteer(Vocabulary):
     def put(self, thing: NamedThing) -> None:
         if thing.id in self._things[thing.kind]:
             self.remove(thing.kind, thing.id)
-        rec = _Indexed(thing)
+        keys = _index_keys(thing)
         ref: Ref = (thing.kind, thing.id)
-        for name in thing.names:
-            keys = name_keys(name)
-            if not keys:
-                continue
-            for variant in _variants(keys, thing.kind):
-                rec.phrases.add(variant)
-                rec.tokens.update(variant)
-            if thing.kind is NameKind.DEVICE and keys[-1].isalpha() and len(keys) <= MAX_SPAN:
-                head = keys[-1]
-                mods = sorted(set(keys[:-1]) - {head})[:MAX_MODIFIERS]
-                for size in range(len(mods) + 1):
-                    for subset in combinations(mods, size):
-                        rec.partials.add((subset, head))
-                if thing.area:
-                    rec.area_heads.add((thing.area, head))
-        for phrase in rec.phrases:
-            self._phrases.setdefault(phrase, set()).add(ref)
-        for pkey in rec.partials:
-            self._partials.setdefault(pkey, set()).add(thing.id)
+        for phrase in keys.phrases:
+            self._phrases.add(phrase, ref)
+        for pkey in keys.partials:
+            self._partials.add(pkey, thing.id)
             self._sorted_cache.pop(pkey, None)
-        for akey in rec.area_heads:
-            self._area_heads.setdefault(akey, set()).add(thing.id)
-        for tok in rec.tokens:
+        for akey in keys.area_heads:
+            self._area_heads.add(akey, thing.id)
+            self._sorted_cache.pop("@" + akey, None)
+        for tok in keys.tokens:
             self._add_token(tok)
-        self._things[thing.kind][thing.id] = rec
+        self._things[thing.kind][thing.id] = thing
 
     def remove(self, kind: NameKind, thing_id: str) -> None:
-        rec = self._things[kind].pop(thing_id, None)
-        if rec is None:
+        thing = self._things[kind].pop(thing_id, None)
+        if thing is None:
             return
+        keys = _index_keys(thing)  # the same keys put() filed it under
         ref: Ref = (kind, thing_id)
-        for phrase in rec.phrases:
-            _discard(self._phrases, phrase, ref)
-        for pkey in rec.partials:
-            _discard(self._partials, pkey, thing_id)
+        for phrase in keys.phrases:
+            self._phrases.discard(phrase, ref)
+        for pkey in keys.partials:
+            self._partials.discard(pkey, thing_id)
             self._sorted_cache.pop(pkey, None)
-        for akey in rec.area_heads:
-            _discard(self._area_heads, akey, thing_id)
-        for tok in rec.tokens:
+        for akey in keys.area_heads:
+            self._area_heads.discard(akey, thing_id)
+            self._sorted_cache.pop("@" + akey, None)
+        for tok in keys.tokens:
             self._remove_token(tok)
 
     def get(self, kind: NameKind, thing_id: str) -> NamedThing | None:
-        rec = self._things[kind].get(thing_id)
-        return rec.thing if rec else None
+        return self._things[kind].get(thing_id)
 
     def things(self, kind: NameKind) -> list[NamedThing]:
-        return [rec.thing for rec in self._things[kind].values()]
+        return list(self._things[kind].values())
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._things.values())
@@ -289,7 +309,7 @@ class Gazetteer(Vocabulary):
             complete = False
         if complete:
             key = tuple(k for k in span_keys if k is not None)
-            refs = self._phrases.get(key)
+            refs = self._phrases.get(" ".join(key))
             if refs:
                 return self._exact(refs, i, j, nfuzzy, toks)
         surface = tuple(t.text for t in toks[i:j])
@@ -313,7 +333,7 @@ class Gazetteer(Vocabulary):
             return _Span(i, j, "device_class", cls[0], _RANK_WEAK_CLASS, 0)
         return None
 
-    def _exact(self, refs: set[Ref], i: int, j: int, nfuzzy: int, toks: list[Token]) -> _Span:
+    def _exact(self, refs: Collection[Ref], i: int, j: int, nfuzzy: int, toks: list[Token]) -> _Span:
         for kind in _KIND_ORDER:
             ids = sorted(tid for k, tid in refs if k is kind)
             if not ids:
@@ -326,43 +346,43 @@ class Gazetteer(Vocabulary):
         raise AssertionError("unreachable: refs is non-empty")
 
     def _partial(self, toks: list[Token], key: tuple[str, ...], i: int, j: int, nfuzzy: int) -> _Span | None:
-        head_tok = toks[j - 1]
+        split = _head_split(key)
+        if split is None:
+            return None
+        head, mods = split
+        head_tok = toks[j - 1] if key[-1] == head else toks[j - 2]
         if head_tok.text != head_tok.key:
             return None  # a plural head ("bedroom lights") means a group, not one device
-        head = key[-1]
-        mods = key[:-1]
-        pkey: PartialKey = (tuple(sorted(set(mods) - {head})), head)
-        direct = self._partials.get(pkey)
+        pkey = _partial_key(mods, head)
+        found: Collection[str] = self._partials.get(pkey)
         area_id, rest = self._area_in(mods)
-        if area_id is None:
-            if not direct:
-                return None
-            ids = self._first_sorted(pkey, direct)
-            total = len(direct)
-        else:
-            in_area = self._area_heads.get((area_id, head), set())
-            if rest:
-                narrowed = self._partials.get((tuple(sorted(set(rest) - {head})), head), set())
-                in_area = in_area & narrowed if len(in_area) <= len(narrowed) else narrowed & in_area
-            pool = set(direct or ()) | in_area
-            if not pool:
-                return None
-            preferred = {d for d in pool if self._area_of(d) == area_id}
-            final = preferred or pool
-            ids = heapq.nsmallest(MAX_CANDIDATES, final)
-            total = len(final)
-        if total == 1:
-            return _Span(i, j, "device", ids[0], _RANK_PARTIAL, nfuzzy)
+        if area_id is not None:
+            # "office lamp": the lamps in the office (whatever their names), else names with the word "office"
+            akey = f"{area_id}|{head}"
+            in_area: Collection[str] = self._area_heads.get(akey)
+            if rest and in_area:
+                narrowed = self._partials.get(_partial_key(rest, head))
+                small, big = (in_area, narrowed) if len(in_area) <= len(narrowed) else (narrowed, in_area)
+                in_area = {d for d in small if d in big}
+                akey = ""
+            if in_area:
+                found, pkey = in_area, ("@" + akey if akey else "")
+        if not found:
+            return None
+        if len(found) == 1:
+            return _Span(i, j, "device", next(iter(found)), _RANK_PARTIAL, nfuzzy)
         spoken = " ".join(t.text for t in toks[i:j])
-        return _Span(i, j, "device", spoken, _RANK_PARTIAL, nfuzzy, ids)
+        return _Span(i, j, "device", spoken, _RANK_PARTIAL, nfuzzy, self._first_sorted(pkey, found))
 
-    def _first_sorted(self, pkey: PartialKey, ids: set[str]) -> list[str]:
+    def _first_sorted(self, cache_key: str, ids: Collection[str]) -> list[str]:
+        """The first MAX_CANDIDATES ids in order; big buckets are sorted once and cached until they change."""
         if len(ids) <= MAX_CANDIDATES:
             return sorted(ids)
-        cached = self._sorted_cache.get(pkey)
+        cached = self._sorted_cache.get(cache_key) if cache_key else None
         if cached is None:
             cached = heapq.nsmallest(MAX_CANDIDATES, ids)
-            self._sorted_cache[pkey] = cached
+            if cache_key:
+                self._sorted_cache[cache_key] = cached
         return cached
 
     def _area_in(self, mods: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
@@ -370,7 +390,7 @@ class Gazetteer(Vocabulary):
         n = len(mods)
         for size in range(n, 0, -1):
             for a in range(0, n - size + 1):
-                refs = self._phrases.get(mods[a : a + size])
+                refs = self._phrases.get(" ".join(mods[a : a + size]))
                 if not refs:
                     continue
                 areas = sorted(tid for k, tid in refs if k is NameKind.AREA)
@@ -379,11 +399,11 @@ class Gazetteer(Vocabulary):
         return None, mods
 
     def _area_of(self, device_id: str) -> str | None:
-        rec = self._things[NameKind.DEVICE].get(device_id)
-        return rec.thing.area if rec else None
+        thing = self._things[NameKind.DEVICE].get(device_id)
+        return thing.area if thing else None
 
     def _narrow_by_area(self, chosen: list[_Span]) -> None:
-        """"the lamp in the office": when one area is named, keep the ambiguous device's candidates in that area."""
+        """ "the lamp in the office": when one area is named, keep the ambiguous device's candidates in that area."""
         areas = {s.value for s in chosen if s.entity == "area"}
         if len(areas) != 1:
             return
@@ -429,6 +449,53 @@ class Gazetteer(Vocabulary):
         if not found:
             return None
         return min(found, key=lambda w: (w[0] != word[0], -self._token_refs.get(w, 0), w))
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """Where one thing is filed; put() and remove() compute the same keys from the thing itself."""
+
+    phrases: set[str]
+    partials: set[str]
+    area_heads: set[str]
+    tokens: set[str]
+
+
+def _index_keys(thing: NamedThing) -> _Keys:
+    phrases: set[str] = set()
+    partials: set[str] = set()
+    area_heads: set[str] = set()
+    tokens: set[str] = set()
+    for name in thing.names:
+        keys = name_keys(name)
+        if not keys:
+            continue
+        for variant in _variants(keys, thing.kind):
+            phrases.add(" ".join(variant))
+            tokens.update(variant)
+        split = _head_split(keys) if thing.kind is NameKind.DEVICE and len(keys) <= MAX_SPAN else None
+        if split is not None:
+            head, others = split
+            mods = sorted(set(others) - {head})[:MAX_MODIFIERS]
+            for size in range(len(mods) + 1):
+                for subset in combinations(mods, size):
+                    partials.add(" ".join(subset) + "|" + head)
+            if thing.area:
+                area_heads.add(f"{thing.area}|{head}")
+    return _Keys(phrases, partials, area_heads, tokens)
+
+
+def _partial_key(mods: Iterable[str], head: str) -> str:
+    return " ".join(sorted(set(mods) - {head})) + "|" + head
+
+
+def _head_split(keys: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
+    """(head noun, the other words) of a name: its last word, or the word before a final number ("lamp 2")."""
+    if keys[-1].isalpha():
+        return keys[-1], keys[:-1]
+    if len(keys) >= 2 and keys[-1].isdigit() and keys[-2].isalpha():
+        return keys[-2], (*keys[:-2], keys[-1])
+    return None
 
 
 def _verb_use(before: str, after: str) -> bool:
@@ -477,7 +544,7 @@ def _within_one_edit(a: str, b: str) -> bool:
     return short[k:] == long_[k + 1 :]
 
 
-def _discard(index: dict, key: object, item: object) -> None:  # type: ignore[type-arg]
+def _discard(index: dict[str, set[str]], key: str, item: str) -> None:
     bucket = index.get(key)
     if bucket is not None:
         bucket.discard(item)

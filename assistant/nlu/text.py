@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 # Acronyms written with dots ("t.v."), numbers with a decimal part ("21.5"), words with inner apostrophes.
-_TOKEN_RE = re.compile(r"(?:[^\W_]\.){2,}|\d+(?:\.\d+)?|[^\W_]+(?:['’][^\W_]+)*")
+_TOKEN_RE = re.compile(r"(?:[^\W_]\.){2,}|\d+(?:\.\d+)?|[^\W_]+(?:['\u2019][^\W_]+)*")
 
 # Words that never start or end a name: articles, possessives, quantifiers. Dropped from names and text alike.
 ARTICLES: frozenset[str] = frozenset(
@@ -57,8 +57,8 @@ def singular(word: str) -> str:
 def _norm(raw: str) -> str:
     if "." in raw and not raw[0].isdigit():
         raw = raw.replace(".", "")
-    if "'" in raw or "’" in raw:
-        raw = raw.replace("'", "").replace("’", "")
+    if "'" in raw or "\u2019" in raw:
+        raw = raw.replace("'", "").replace("\u2019", "")
     return raw
 
 

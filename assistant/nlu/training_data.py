@@ -225,7 +225,8 @@ def _example_lines(node: yaml.Node, source: str, what: str) -> Iterable[tuple[in
             if not stripped or stripped.startswith("#"):
                 continue
             if not stripped.startswith("-"):
-                raise _error(f"{what}: every example line must start with '- ', got {stripped!r}", f"{source}:{line_no}")
+                where = f"{source}:{line_no}"
+                raise _error(f"{what}: every example line must start with '- ', got {stripped!r}", where)
             example = stripped[1:].strip()
             if example:
                 yield line_no, example
@@ -288,9 +289,12 @@ def parse_example(annotated: str, intent: str, source: str = "") -> Example:
             )
     plain.append(annotated[pos:])
     text = "".join(plain)
-    leftover = re.search(r"\[[^\]]*\]\s*[({]|\]\(|\]\{", text)
-    if leftover is not None:
-        raise _error(f"malformed entity annotation in {annotated!r}", source, example=annotated)
+    if "[" in text or "]" in text:
+        raise _error(
+            f"malformed entity annotation in {annotated!r} (use [text](entity) or [text]{{...}})",
+            source,
+            example=annotated,
+        )
     if not text.strip():
         raise _error("empty example", source)
     return Example(text=text, intent=intent, entities=tuple(entities), source=source)

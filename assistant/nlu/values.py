@@ -59,8 +59,10 @@ _TIME_WORDS: dict[str, str] = {
     "noon": "12:00", "midday": "12:00", "midnight": "00:00",
     "sunset": "sunset", "sunrise": "sunrise", "dusk": "dusk", "dawn": "dawn",
 }  # fmt: skip
-_PM_AFTER = (("in", "the", "evening"), ("in", "the", "afternoon"), ("at", "night"), ("tonight",))
-_AM_AFTER = (("in", "the", "morning"),)
+_PM_AFTER: tuple[tuple[str, ...], ...] = (
+    ("in", "the", "evening"), ("in", "the", "afternoon"), ("at", "night"), ("tonight",),
+)  # fmt: skip
+_AM_AFTER: tuple[tuple[str, ...], ...] = (("in", "the", "morning"),)
 _DURATION_UNITS: dict[str, int] = {
     "second": 1, "seconds": 1, "sec": 1, "secs": 1, "minute": 60, "minutes": 60, "min": 60, "mins": 60,
     "hour": 3600, "hours": 3600, "hr": 3600, "hrs": 3600, "day": 86400, "days": 86400,
@@ -177,35 +179,28 @@ def find_times(folded: str, tokens: list[Token], numbers: list[NumberMatch]) -> 
     for m in _CLOCK_RE.finditer(folded):
         if m.group("h") is not None:
             hour, minute = int(m.group("h")), int(m.group("m") or 0)
-            if not 1 <= hour <= 12:
-                continue
-            pm = m.group("ap").startswith("p")
-            out.append(Mention("time", _clock(hour, minute, pm), m.start(), m.end()))
-        else:
-            hour, minute = int(m.group("h24")), int(m.group("m24"))
-            start, end = m.start(), m.end()
-            first, last = _token_range(tokens, start, end)
-            pm = None
-            for phrase in _PM_AFTER + _AM_AFTER:
-                if _words(tokens, last, len(phrase)) == phrase:
-                    pm = phrase in _PM_AFTER
-                    end = tokens[last + len(phrase) - 1].end
-                    break
-            value = _clock(hour, minute, pm) if pm is not None and 1 <= hour <= 12 else f"{hour:02d}:{minute:02d}"
-            out.append(Mention("time", value, start, end))
+            if 1 <= hour <= 12:
+                out.append(Mention("time", _clock(hour, minute, m.group("ap").startswith("p")), m.start(), m.end()))
+            continue
+        hour, minute = int(m.group("h24")), int(m.group("m24"))
+        end = m.end()
+        _, last = _token_range(tokens, m.start(), end)
+        daypart, used = _daypart(tokens, last)
+        if used:
+            end = tokens[last + used - 1].end
+        value = _clock(hour, minute, daypart) if daypart is not None and 1 <= hour <= 12 else f"{hour:02d}:{minute:02d}"
+        out.append(Mention("time", value, m.start(), end))
     taken = [(m.start, m.end) for m in out]
     for t in tokens:
         if t.text in _TIME_WORDS:
             out.append(Mention("time", _TIME_WORDS[t.text], t.start, t.end))
-    # spelled-out clock times and "at 7"
+    # spelled-out clock times ("seven thirty pm", "7 o'clock") and "at 7"
     by_first = {num.first: num for num in numbers}
     for num in numbers:
         if any(s <= num.start < e for s, e in taken) or not num.is_integer:
             continue
-        hour = int(num.value)
-        k = num.last
-        minute = 0
-        end = num.end
+        hour, minute = int(num.value), 0
+        k, end = num.last, num.end
         nxt = by_first.get(k)
         if nxt is not None and nxt.is_integer and 0 <= nxt.value < 60 and not tokens[k].is_number:
             minute, k, end = int(nxt.value), nxt.last, nxt.end
@@ -215,22 +210,28 @@ def find_times(folded: str, tokens: list[Token], numbers: list[NumberMatch]) -> 
             pm, end, k = after == "pm", tokens[k].end, k + 1
         elif after == "oclock":
             end, k = tokens[k].end, k + 1
-        for phrase in _PM_AFTER + _AM_AFTER:
-            if _words(tokens, k, len(phrase)) == phrase:
-                pm = phrase in _PM_AFTER
-                end = tokens[k + len(phrase) - 1].end
-                break
+        daypart, used = _daypart(tokens, k)
+        if used:
+            pm, end = daypart, tokens[k + used - 1].end
         at_before = num.first > 0 and tokens[num.first - 1].text in ("at", "until", "till")
         explicit = pm is not None or after == "oclock"
-        if not (1 <= hour <= 12 and (explicit or (at_before and _bare_time_ok(folded, num, tokens)))):
-            if not (at_before and 13 <= hour <= 23 and minute and not tokens[num.first].is_number):
-                continue
-        out.append(Mention("time", _clock(hour, minute, pm), num.start, end))
+        twelve_hour = 1 <= hour <= 12 and (explicit or (at_before and _bare_time_ok(folded, num, tokens)))
+        spoken_24 = at_before and 13 <= hour <= 23 and minute > 0 and not tokens[num.first].is_number
+        if twelve_hour or spoken_24:
+            out.append(Mention("time", _clock(hour, minute, pm), num.start, end))
     return out
 
 
+def _daypart(tokens: list[Token], k: int) -> tuple[bool | None, int]:
+    """("in the evening" -> pm, 3 tokens) at token k, or (None, 0)."""
+    for phrase in _PM_AFTER + _AM_AFTER:
+        if _words(tokens, k, len(phrase)) == phrase:
+            return phrase in _PM_AFTER, len(phrase)
+    return None, 0
+
+
 def _bare_time_ok(folded: str, num: NumberMatch, tokens: list[Token]) -> bool:
-    """"at 7" is a time unless a unit follows ("at 7 percent", "at 7 degrees")."""
+    """ "at 7" is a time unless a unit follows ("at 7 percent", "at 7 degrees")."""
     rest = folded[num.end :]
     if _PERCENT_RE.match(rest) or _DEGREES_RE.match(rest):
         return False
@@ -247,7 +248,7 @@ def _clock(hour: int, minute: int, pm: bool | None) -> str:
 
 
 def find_durations(tokens: list[Token], numbers: list[NumberMatch]) -> list[Mention]:
-    """"10 minutes", "an hour", "half an hour", "one and a half hours", "2 hours and 30 minutes" -> ISO 8601."""
+    """ "10 minutes", "an hour", "half an hour", "one and a half hours", "2 hours and 30 minutes" -> ISO 8601."""
     out: list[Mention] = []
     by_first = {num.first: num for num in numbers}
     n = len(tokens)
@@ -404,10 +405,20 @@ def _number_kind(intent: str, bright_ctx: bool, temp_ctx: bool, classes: set[str
 # -- the new name in rename_device ------------------------------------------------------------------------------
 _RENAME_VERBS = frozenset({"rename", "renaem", "call", "name", "nickname", "relabel", "label", "dub", "title"})
 _NAME_MARKERS = ("called", "named", "renamed", "relabeled", "relabelled", "labeled", "labelled", "titled", "dubbed")
-_NAME_PHRASES = (("goes", "by"), ("go", "by"), ("known", "as"))
-_NAME_NOUNS = (("the", "name"), ("a", "new", "name"), ("new", "name"), ("name", "is"))
-_PRONOUNS = (("this", "one"), ("that", "one"), ("it",), ("this",), ("that",), ("them",))
-_TRAILING = (("from", "now", "on"), ("please",), ("instead",), ("now",), ("thanks",), ("thank", "you"))
+_NAME_PHRASES: tuple[tuple[str, ...], ...] = (("goes", "by"), ("go", "by"), ("known", "as"))
+_NAME_NOUNS: tuple[tuple[str, ...], ...] = (("the", "name"), ("a", "new", "name"), ("new", "name"), ("name", "is"))
+_PRONOUNS: tuple[tuple[str, ...], ...] = (
+    ("this", "one"), ("that", "one"), ("it",), ("this",), ("that",), ("them",),
+)  # fmt: skip
+_QUOTES = " \"'\u201c\u201d\u2018\u2019"
+_TRAILING: tuple[tuple[str, ...], ...] = (
+    ("from", "now", "on"),
+    ("please",),
+    ("instead",),
+    ("now",),
+    ("thanks",),
+    ("thank", "you"),
+)
 
 
 def find_new_name(text: str, tokens: list[Token], named: list[Entity]) -> Entity | None:
@@ -483,7 +494,7 @@ def find_new_name(text: str, tokens: list[Token], named: list[Entity]) -> Entity
     if start_tok >= last:
         return None
     start, end = tokens[start_tok].start, tokens[last - 1].end
-    spoken = text[start:end].strip(" \"'“”‘’")
+    spoken = text[start:end].strip(_QUOTES)
     if not spoken:
         return None
     start = text.index(spoken, start)
