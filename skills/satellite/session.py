@@ -27,17 +27,19 @@ from wyoming.vad import VoiceStarted, VoiceStopped
 from assistant.config import SatelliteConfig
 from assistant.errors import HearthError
 from assistant.registry import Home
+from assistant.speech.audio import STT_FORMAT
 from assistant.speech.engine import AudioChunk as SpeechChunk
-from skills.satellite.endpoint import Endpointer, EndpointSettings, Mark
+from assistant.speech.engine import Transcript as SpeechTranscript
+from assistant.speech.pipeline import VoicePipeline, VoiceResult, VoiceStream, VoiceTimings
+from assistant.speech.vad import VadEventType
 from skills.satellite.identity import SatelliteIdentity, resolve_area
 from skills.satellite.status import SatelliteStatus, Stage
-from skills.satellite.voice import INPUT_FORMAT, SatelliteVoice
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SAMPLES_PER_CHUNK = 1024  # reply audio is sent in pieces of this many samples
-NO_SPEECH_MS = 8000  # an `asr` run with this much audio and no speech in it ends with an error
+NO_SPEECH_S = 8.0  # an `asr` run with this much audio and no speech in it ends with an error
 STALL_S = 15.0  # a run whose audio stops arriving (without audio-stop) ends after this long
 STEP_TIMEOUT_S = 60.0  # transcribing, answering and speaking each get this long
 ECHO_MARGIN_S = 0.5  # after a reply has played, the microphone is ignored this much longer
@@ -55,6 +57,7 @@ class Code:
     TTS_FAILED = "tts-failed"
     TIMEOUT = "timeout"
     UNSUPPORTED = "unsupported-stage"
+    INTERNAL = "internal-error"
 
 
 class RunError(Exception):
@@ -64,7 +67,7 @@ class RunError(Exception):
         super().__init__(text)
         self.code = code
         self.text = text
-        self.stream_open = stream_open  # False when the satellite has stopped streaming
+        self.stream_open = stream_open  # False: the satellite stopped streaming (do not listen again)
 
 
 @dataclass(slots=True)
@@ -92,27 +95,26 @@ class SatelliteSession:
         *,
         config: SatelliteConfig,
         identity: SatelliteIdentity,
-        voice: SatelliteVoice,
+        pipeline: VoicePipeline,
         status: SatelliteStatus,
         changed: Callable[[], None],
         conversation: Conversation,
-        endpoint: EndpointSettings | None = None,
     ) -> None:
         self.reader = reader
         self.writer = writer
         self.config = config
         self.identity = identity
-        self.voice = voice
+        self.pipeline = pipeline
         self.status = status
         self.changed = changed
         self.conversation = conversation
-        self.endpoint = endpoint or EndpointSettings()
         self._write_lock = asyncio.Lock()
         self._run_task: asyncio.Task[None] | None = None
         self._audio: asyncio.Queue[bytes | None] | None = None  # the running pipeline's microphone
-        self._converter = AudioChunkConverter(INPUT_FORMAT.rate, INPUT_FORMAT.width, INPUT_FORMAT.channels)
+        self._converter = AudioChunkConverter(STT_FORMAT.rate, STT_FORMAT.width, STT_FORMAT.channels)
         self._muted_until = 0.0  # loop time until which microphone audio is the reply playing back
         self._advertised_area: str | None = None
+        self._said_wake = False
 
     # -- connection -------------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -124,7 +126,12 @@ class SatelliteSession:
                 event = await async_read_event(self.reader)
                 if event is None:
                     return
-                await self._on_event(event)
+                try:
+                    await self._on_event(event)
+                except OSError:
+                    raise
+                except Exception as exc:  # one malformed event is skipped, the connection stays
+                    LOG.warning("satellite %s: bad %r event skipped (%s)", self.identity.name, event.type, exc)
         finally:
             await self._stop_run()
 
@@ -193,7 +200,10 @@ class SatelliteSession:
     async def _start_run(self, run: RunPipeline) -> None:
         await self._stop_run()
         LOG.debug("satellite %s: run %s -> %s", self.identity.name, run.start_stage.value, run.end_stage.value)
-        self._converter = AudioChunkConverter(INPUT_FORMAT.rate, INPUT_FORMAT.width, INPUT_FORMAT.channels)
+        if run.start_stage == PipelineStage.WAKE and not self._said_wake:
+            self._said_wake = True
+            LOG.info("satellite %s has no local wake word: every utterance it hears is a command", self.identity.name)
+        self._converter = AudioChunkConverter(STT_FORMAT.rate, STT_FORMAT.width, STT_FORMAT.channels)
         self._audio = asyncio.Queue()  # before the task starts: the audio right behind run-pipeline is kept
         self._muted_until = 0.0  # a run the satellite asks for is a new command, not our reply's echo
         self._run_task = asyncio.create_task(self._runs(run, self._audio), name=f"satellite-{self.identity.name}-run")
@@ -220,52 +230,51 @@ class SatelliteSession:
                 self._audio = audio
         except (OSError, RuntimeError) as exc:
             LOG.info("satellite %s: run ended, connection lost (%s)", self.identity.name, exc)
+        except Exception:
+            LOG.exception("satellite %s: run failed", self.identity.name)
+            with contextlib.suppress(OSError, RuntimeError):
+                await self._error(Code.INTERNAL, "Something went wrong on the Hearth server.")
         finally:
             self._audio = None
             self._set_stage(Stage.IDLE)
 
     async def _run_once(self, run: RunPipeline, audio: asyncio.Queue[bytes | None]) -> tuple[bool, bool]:
-        """(succeeded, the satellite is still streaming); the satellite hears about failures as `error` events."""
-        stream_open = True
+        """(succeeded, the satellite still streams speech to listen to); failures reach it as `error` events.
+
+        A run that failed before it listened is never repeated, so a satellite that streams all the time cannot make
+        Hearth send it errors in a tight loop.
+        """
+        stream_open = False
         try:
             if run.start_stage == PipelineStage.TTS:
                 if not run.announce_text:
                     raise RunError(Code.UNSUPPORTED, "There is no text to announce.")
                 await self._speak(run.announce_text)
-                return True, stream_open
+                return True, False
             if run.start_stage not in (PipelineStage.WAKE, PipelineStage.ASR):
                 raise RunError(
                     Code.UNSUPPORTED,
                     f"Hearth starts pipelines from audio or from announce text, not at {run.start_stage.value!r}.",
                 )
-            if not self.voice.can_transcribe:
+            if not self.pipeline.can_listen:
                 raise RunError(Code.STT_MISSING, "Speech recognition is not set up on the Hearth server.")
-            pcm, stream_open = await self._listen(audio, waiting=run.start_stage == PipelineStage.WAKE)
-            if pcm is None:
+            stream, stream_open = await self._listen(audio, waiting=run.start_stage == PipelineStage.WAKE)
+            if stream is None:
                 return True, stream_open  # the satellite stopped streaming before anyone spoke
-            text = await self._step(
-                Stage.TRANSCRIBING, Code.STT_FAILED, self.voice.transcribe(pcm, self.identity.home_id)
-            )
-            await self.send(Transcript(text=text, language="en").event())
-            if not text:
-                raise RunError(Code.NO_TEXT, "Sorry, I couldn't make out any words.")
-            if run.end_stage == PipelineStage.ASR:
+            try:
+                result = await self._understand(stream, run)
+            finally:
+                stream.close()
+            if result is None:
                 return True, stream_open
-            reply = await self._step(
-                Stage.THINKING,
-                Code.INTENT_FAILED,
-                self.voice.converse(
-                    text,
-                    home_id=self.identity.home_id,
-                    user_id=self.identity.user_id,
-                    conversation_id=self.conversation.current(f"satellite-{self.identity.name}"),
-                    area=self._area(),
-                ),
-            )
-            if run.end_stage != PipelineStage.TTS or not self.voice.can_speak:
+            reply = result.reply
+            if run.end_stage != PipelineStage.TTS or not self.pipeline.can_speak:
                 await self.send(Handled(text=reply.speech).event())
-                return True, stream_open
-            await self._speak(reply.speech)
+            else:
+                await self._speak(reply.speech, result.timings)
+            # what was said stays out of INFO logs (transcripts have a retention limit; logs do not)
+            LOG.info("satellite %s: %s turn done %s", self.identity.name, reply.kind, result.timings.to_dict())
+            LOG.debug("satellite %s: %r -> %r", self.identity.name, result.transcript, reply.speech)
             return True, stream_open
         except RunError as err:
             LOG.info("satellite %s: %s (%s)", self.identity.name, err.text, err.code)
@@ -286,49 +295,78 @@ class SatelliteSession:
             LOG.exception("satellite %s: %s failed", self.identity.name, stage.value)
             raise RunError(code, f"Something went wrong on the Hearth server while {stage.value}.") from None
 
-    async def _listen(self, audio: asyncio.Queue[bytes | None], *, waiting: bool) -> tuple[bytes | None, bool]:
-        """The spoken command, and whether the satellite is still streaming.
+    async def _listen(self, audio: asyncio.Queue[bytes | None], *, waiting: bool) -> tuple[VoiceStream | None, bool]:
+        """The stream holding the spoken command, and whether the satellite is still streaming.
 
-        `waiting` (a `wake` run): wait as long as it takes for speech; the command is the audio from shortly before
-        speech to its end. Otherwise (an `asr` run) the command is everything from the start of the stream, ended by
-        `audio-stop` or by the end of speech, whichever comes first. Audio in which the VAD hears no speech at all is
-        not transcribed (Whisper makes words up from silence).
+        `waiting` (a `wake` run): wait as long as it takes for speech. Otherwise (an `asr` run) speech must begin
+        within NO_SPEECH_S of audio. The command ends when the VAD hears its end, at `audio-stop`, or at the length
+        limit. Audio in which the VAD hears no speech at all is not transcribed (Whisper makes words up from noise).
         """
         self._set_stage(Stage.LISTENING)
-        endpointer = Endpointer(self.endpoint)
-        whole = bytearray()
-        heard_ms = 0
+        stream = self.pipeline.listen(home_id=self.identity.home_id)
         try:
             while True:
-                limit = None if waiting and not endpointer.started else STALL_S
+                limit = None if waiting and not stream.speech_started else STALL_S
                 try:
                     async with asyncio.timeout(limit):
                         pcm = await audio.get()
                 except TimeoutError:
-                    if endpointer.started:
-                        return (endpointer.audio if waiting else bytes(whole)), False
+                    if stream.speech_started:
+                        stream.finish()
+                        return stream, False
                     raise RunError(Code.NO_SPEECH, "No audio came from the satellite.", stream_open=False) from None
                 if pcm is None:  # audio-stop
-                    if endpointer.started:
-                        return (endpointer.audio if waiting else bytes(whole)), False
+                    if stream.speech_started:
+                        stream.finish()
+                        return stream, False
                     if waiting:
+                        stream.close()
                         return None, False
                     raise RunError(Code.NO_SPEECH, "I didn't hear anything.", stream_open=False)
-                if not waiting:
-                    whole += pcm
-                for mark in endpointer.feed(pcm):
-                    if mark == Mark.SPEECH_STARTED:
-                        await self.send(VoiceStarted(timestamp=heard_ms).event())
+                for event in stream.feed(pcm):
+                    stamp = round(event.at * 1000)
+                    if event.type == VadEventType.SPEECH_STARTED:
+                        await self.send(VoiceStarted(timestamp=stamp).event())
                     else:
-                        await self.send(VoiceStopped(timestamp=heard_ms + len(pcm) // 32).event())
-                        return (endpointer.audio if waiting else bytes(whole)), True
-                heard_ms += len(pcm) // 32  # 32 bytes per millisecond of 16 kHz 16-bit mono
-                if not waiting and not endpointer.started and heard_ms >= NO_SPEECH_MS:
+                        await self.send(VoiceStopped(timestamp=stamp).event())
+                if stream.ended:
+                    return stream, True
+                if not waiting and not stream.speech_started and stream.detector.elapsed >= NO_SPEECH_S:
                     raise RunError(Code.NO_SPEECH, "I didn't hear anything.")
+        except BaseException:
+            stream.close()
+            raise
         finally:
             self._audio = None  # the microphone is not listened to until the next run
 
-    async def _speak(self, text: str) -> None:
+    async def _understand(self, stream: VoiceStream, run: RunPipeline) -> VoiceResult | None:
+        """`transcript`, then (unless the run ends at asr) the turn, with the satellite's area as the default."""
+        waited = time.perf_counter()
+        heard = await self._step(Stage.TRANSCRIBING, Code.STT_FAILED, stream.transcript())
+        text = " ".join(heard.text.split())
+        await self.send(Transcript(text=text, language=heard.language or "en").event())
+        if not any(ch.isalnum() for ch in text):
+            raise RunError(Code.NO_TEXT, "Sorry, I couldn't make out any words.")
+        if run.end_stage == PipelineStage.ASR:
+            return None
+        transcript = SpeechTranscript(text, heard.language, heard.audio_seconds, time.perf_counter() - waited)
+        result = await self._step(
+            Stage.THINKING,
+            Code.INTENT_FAILED,
+            self.pipeline.run(
+                stream.audio,
+                home_id=self.identity.home_id,
+                user_id=self.identity.user_id,
+                conversation_id=self.conversation.current(f"satellite-{self.identity.name}"),
+                area=self._area(),
+                ended_at=stream.ended_at,
+                transcript=transcript,
+            ),
+        )
+        result.timings.speculative = stream.speculative
+        return result
+
+    async def _speak(self, text: str, timings: VoiceTimings | None = None) -> None:
         """`synthesize`, then the reply as `audio-start`, `audio-chunk`s (sentence by sentence), `audio-stop`."""
         self._set_stage(Stage.SPEAKING)
         await self.send(Synthesize(text=text).event())
@@ -338,7 +376,7 @@ class SatelliteSession:
         timestamp = 0
         fmt: AudioStart | None = None
         converter: AudioChunkConverter | None = None
-        stream = self.voice.speak(text)
+        stream = self.pipeline.speak(text, timings=timings)
         try:
             async with asyncio.timeout(STEP_TIMEOUT_S):
                 async for piece in stream:
@@ -373,7 +411,7 @@ class SatelliteSession:
 
     def _area(self) -> str | None:
         """The default area of this satellite's turns: the configured one, else the one the satellite advertises."""
-        home: Home = self.voice.core.registry.home(self.identity.home_id)
+        home: Home = self.pipeline.core.registry.home(self.identity.home_id)
         return resolve_area(home, self.config.area or self._advertised_area)
 
     def _set_stage(self, stage: Stage) -> None:
