@@ -37,7 +37,9 @@ def _config(args: argparse.Namespace) -> Config:
 async def _with_core(config: Config, work: Callable[[Any], Awaitable[int]]) -> int:
     from assistant.app import build_core
 
-    core = build_core(replace(config, virtual_latency_ms=0.0))
+    # One-shot commands need neither speech models nor channels.
+    quiet = replace(config, voice=replace(config.voice, stt="none", tts="none"), channels=())
+    core = build_core(replace(quiet, virtual_latency_ms=0.0))
     await core.start()
     try:
         return await work(core)

@@ -41,7 +41,8 @@ def _connect(path: Path) -> sqlite3.Connection:
 @dataclass(slots=True)
 class _Job:
     ops: list[WriteOp]
-    done: Callable[[BaseException | None, list[Any]], None]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[list[Any]]
 
 
 class Store:
@@ -112,20 +113,8 @@ class Store:
         """Queue ops for the writer; return their results once they are committed to disk."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
-
-        def done(error: BaseException | None, results: list[Any]) -> None:
-            def settle() -> None:
-                if future.done():
-                    return
-                if error is not None:
-                    future.set_exception(error)
-                else:
-                    future.set_result(results)
-
-            loop.call_soon_threadsafe(settle)
-
         self._ensure_writer()
-        self._queue.put(_Job(list(ops), done))
+        self._queue.put(_Job(list(ops), loop, future))
         return await future
 
     def _ensure_writer(self) -> None:
@@ -182,8 +171,15 @@ class Store:
             error = HearthError(ErrorCode.INTERNAL, "could not save to the database")
             error.__cause__ = exc
             outcomes = [(error, []) for _ in jobs]
+        # Wake each waiting loop once per batch, not once per job.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, BaseException | None, list[Any]]]] = {}
         for job, (error_or_none, results) in zip(jobs, outcomes, strict=True):
-            job.done(error_or_none, results)
+            by_loop.setdefault(job.loop, []).append((job, error_or_none, results))
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # that loop has closed; nobody is waiting any more
+                pass
 
     def close(self) -> None:
         if self._writer is not None and self._writer.is_alive():
@@ -196,6 +192,16 @@ class Store:
             except sqlite3.Error:
                 pass
             self._read.close()
+
+
+def _settle(settled: list[tuple[_Job, BaseException | None, list[Any]]]) -> None:
+    for job, error, results in settled:
+        if job.future.done():
+            continue
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(results)
 
 
 def _run(conn: sqlite3.Connection, ops: list[WriteOp]) -> list[Any]:

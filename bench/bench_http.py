@@ -19,10 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 LUA = r"""
 local bodies = {
-  '{"text": "turn on the kitchen lights", "conversation_id": "c%d"}',
-  '{"text": "turn off the kitchen lights", "conversation_id": "c%d"}',
-  '{"text": "set the floor lamp to 40 percent", "conversation_id": "c%d"}',
-  '{"text": "is the front door locked", "conversation_id": "c%d"}',
+BODIES
 }
 local n = 0
 local bad = 0
@@ -31,7 +28,7 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer TOKEN"
 request = function()
   n = n + 1
-  local body = string.format(bodies[(n % #bodies) + 1], n % 64)
+  local body = string.format(bodies[(n % #bodies) + 1], math.floor(n / #bodies) % 64)
   return wrk.format(nil, "/api/v1/conversation", nil, body)
 end
 response = function(status, headers, body)
@@ -42,6 +39,14 @@ done = function(summary, latency, requests)
   io.write(string.format("p50_us %d\np99_us %d\n", latency:percentile(50), latency:percentile(99)))
 end
 """
+
+
+def lua_bodies() -> str:
+    """The benchmark's utterances as Lua strings; each wrk connection walks them in order, in its own conversation."""
+    from bench.bench_turn import UTTERANCES
+
+    bodies = (json.dumps({"text": u, "conversation_id": "c@"}).replace("%", "%%").replace("@", "%d") for u in UTTERANCES)
+    return ",\n".join(f"  [[{body}]]" for body in bodies)
 
 
 def free_port() -> int:
@@ -80,7 +85,7 @@ def main() -> None:
                 except OSError:
                     time.sleep(0.1)
             script = Path(tmp) / "post.lua"
-            script.write_text(LUA.replace("TOKEN", token))
+            script.write_text(LUA.replace("TOKEN", token).replace("BODIES", lua_bodies()))
             cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "-s", str(script), url]
             subprocess.run([*cmd[:3], "-d3s", *cmd[4:]], capture_output=True, check=True)  # warm-up
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout

@@ -18,6 +18,7 @@ from assistant.devices import Capability, Device, DeviceKind, DeviceState
 from assistant.registry import Area
 from assistant.turn import Turn
 
+# Varied commands that each complete in one turn (no question back), over many intents and devices.
 UTTERANCES = [
     "turn on the kitchen lights",
     "turn it off",
@@ -29,6 +30,28 @@ UTTERANCES = [
     "is the front door locked",
     "turn on the desk lamp",
     "turn off the desk lamp",
+    "could you switch on the tv",
+    "tv off please",
+    "dim the living room lamp to twenty percent",
+    "turn the living room lamp off",
+    "what's the temperature in the bathroom",
+    "lock the front door",
+    "close the bedroom blinds",
+    "open the bedroom blinds",
+    "start the coffee maker",
+    "stop the coffee maker",
+    "put the hallway light on",
+    "hallway light off",
+    "set the bedroom ceiling light to 70%",
+    "switch the bedroom ceiling light off",
+    "is there any motion in the hallway",
+    "turn on the ceiling fan",
+    "turn off the ceiling fan",
+    "make it warmer",
+    "set the heating to 19",
+    "porch light on",
+    "porch light off",
+    "what's the humidity in the bathroom",
 ]
 NOUNS = ["lamp", "light", "socket", "fan", "heater", "plug", "strip", "bulb", "spot", "switch"]
 WORDS = ["amber", "north", "upper", "corner", "oak", "blue", "quiet", "garden", "loft", "east", "west", "side"]

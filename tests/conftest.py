@@ -45,6 +45,7 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
     base: dict[str, Any] = {
         "store": {"path": str(tmp_path / "hearth.db")},
         "virtual_latency_ms": 1.0,
+        "voice": {"stt": "none", "tts": "none"},  # tests that want speech say so
     }
     base.update(overrides)
     return load_config(env={}, overrides=base)
@@ -135,7 +136,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HEARTH_VOICE__STT": "none", "HEARTH_VOICE__TTS": "none"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "assistant.cli", "serve", "--db", str(db), "--port", str(port), "--quiet"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from assistant.errors import ErrorCode, NluError
 from assistant.nlu.featurize import Delexicalised, char_features, word_features
 
+RECENT_SIZE = 4096
 MODEL_FILE = "model.npz"
 META_FILE = "meta.json"
 
@@ -30,10 +32,26 @@ class IntentClassifier:
         self.vocab = vocab
         self.weights = weights
         self.bias = bias
+        # People say the same few things over and over, and delexicalised ("turn on the __device__") even more
+        # so: remember recent answers. The result depends only on the words, so this is exact.
+        self._recent: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = OrderedDict()
 
     # -- inference ----------------------------------------------------------------------------------------------
     def predict(self, d: Delexicalised) -> np.ndarray:
         """Probabilities over `labels` for one delexicalised utterance."""
+        key = (tuple(d.words), tuple(d.extras))
+        found = self._recent.get(key)
+        if found is not None:
+            self._recent.move_to_end(key)
+            return found
+        probs = self._predict(d)
+        probs.flags.writeable = False
+        self._recent[key] = probs
+        if len(self._recent) > RECENT_SIZE:
+            self._recent.popitem(last=False)
+        return probs
+
+    def _predict(self, d: Delexicalised) -> np.ndarray:
         scores = self.bias.astype(np.float64)
         for feats in (word_features(d), char_features(d)):
             if not feats:
