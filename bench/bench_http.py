@@ -45,7 +45,9 @@ def lua_bodies() -> str:
     """The benchmark's utterances as Lua strings; each wrk connection walks them in order, in its own conversation."""
     from bench.bench_turn import UTTERANCES
 
-    bodies = (json.dumps({"text": u, "conversation_id": "c@"}).replace("%", "%%").replace("@", "%d") for u in UTTERANCES)
+    bodies = (
+        json.dumps({"text": u, "conversation_id": "c@"}).replace("%", "%%").replace("@", "%d") for u in UTTERANCES
+    )
     return ",\n".join(f"  [[{body}]]" for body in bodies)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import NluConfig
+from assistant.config import NluConfig, load_config
 from assistant.demo import AREAS, DEVICES, SCENES
 from assistant.errors import ConfigError, ErrorCode, NluError
 from assistant.nlu.embedded import EmbeddedNluEngine
@@ -531,3 +531,21 @@ def test_factory() -> None:
     with pytest.raises(ConfigError) as info:
         create_nlu_engine(NluConfig(engine="rasa"))
     assert "embedded" in info.value.message and info.value.details["valid"] == ["embedded"]
+
+
+@pytest.mark.parametrize(
+    ("text", "colour"),
+    [
+        ("make the kitchen light blue", "blue"),
+        ("make it light blue", "light blue"),
+        ("set the lamp to light blue", "light blue"),
+    ],
+)
+def test_light_before_a_colour_belongs_to_the_device_unless_it_is_a_shade(text: str, colour: str) -> None:
+    engine = EmbeddedNluEngine(load_config(env={}).nlu)
+    asyncio.run(engine.load())
+    vocab = engine.new_vocabulary()
+    vocab.put(NamedThing(NameKind.DEVICE, "kitchen_lights", ("kitchen lights",), "kitchen", "light"))
+    result = engine.parse_sync(text, vocab)
+    assert result.intent.name == "set_color"
+    assert [e.value for e in result.entities if e.entity == "color"] == [colour]

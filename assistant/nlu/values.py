@@ -135,6 +135,9 @@ class ValueRules:
                 color = self._colors.get(key)
                 if color is None:
                     continue
+                if size > 1 and key[0] in LIGHT_WORDS and i > 0 and tokens[i - 1].text not in BEFORE_SHADE:
+                    # "the kitchen light blue": "light" ends the device's name, the colour is "blue"
+                    continue
                 out.append(Mention("color", color, tokens[i].start, tokens[i + size - 1].end))
                 i += size - 1
                 break
@@ -148,6 +151,13 @@ class ValueRules:
             if tier is not None:
                 out.append(Mention("tier", tier, t.start, t.end, weak=t.text in WEAK_TIER_WORDS))
         return out
+
+
+LIGHT_WORDS = frozenset({"light", "lights"})
+# Words after which "light blue" is a shade, not a device followed by a colour ("make it light blue").
+BEFORE_SHADE = frozenset(
+    {"to", "it", "them", "into", "make", "turn", "be", "is", "are", "a", "of", "color", "colour", "in", "and", "or", "go"}
+)
 
 
 def _non_overlapping(found: list[Mention]) -> list[Mention]:

@@ -16,6 +16,17 @@ class AudioFormat:
     width: int = 2  # bytes per sample
     channels: int = 1
 
+    @property
+    def bytes_per_second(self) -> int:
+        return self.rate * self.width * self.channels
+
+    def seconds(self, size: int) -> float:
+        """How long `size` bytes of this audio last."""
+        return size / self.bytes_per_second
+
+    def to_dict(self) -> dict[str, int]:
+        return {"rate": self.rate, "width": self.width, "channels": self.channels}
+
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
