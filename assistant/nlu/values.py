@@ -156,7 +156,8 @@ class ValueRules:
 LIGHT_WORDS = frozenset({"light", "lights"})
 # Words after which "light blue" is a shade, not a device followed by a colour ("make it light blue").
 BEFORE_SHADE = frozenset(
-    {"to", "it", "them", "into", "make", "turn", "be", "is", "are", "a", "of", "color", "colour", "in", "and", "or", "go"}
+    {"to", "it", "them", "into", "make", "turn", "be", "is", "are", "a", "of", "color", "colour", "in", "and", "or"}
+    | {"go"}
 )
 
 
