@@ -139,9 +139,13 @@ async def read_json(request: web.Request, schema: dict[str, Any]) -> dict[str, A
 
 
 @web.middleware
-async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error leaves as typed JSON; nothing unexpected leaks a traceback."""
+async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authenticates (every /api/ route needs a token, except health, the OpenAPI document and the WebSockets,
+    which check their own), and makes every error leave as typed JSON: nothing unexpected leaks a traceback."""
     try:
+        path = request.path
+        if path.startswith("/api/") and path not in PUBLIC_PATHS:
+            request[PRINCIPAL] = request.app[CORE_KEY].auth.verify(bearer(request.headers.get("Authorization")))
         return await handler(request)
     except HearthError as err:
         return error_response(err)
@@ -158,15 +162,6 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except Exception:
         LOG.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(HearthError(ErrorCode.INTERNAL, "Something went wrong on the server."))
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every /api/ route needs a token, except health, the OpenAPI document and the WebSocket (it checks its own)."""
-    if request.path.startswith("/api/") and request.path not in PUBLIC_PATHS:
-        core = request.app[CORE_KEY]
-        request[PRINCIPAL] = core.auth.verify(bearer(request.headers.get("Authorization")))
-    return await handler(request)
 
 
 async def run_turn(core: Core, home_id: str, user_id: str, body: dict[str, Any], channel: str) -> dict[str, Any]:

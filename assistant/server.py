@@ -16,8 +16,7 @@ from assistant.errors import ErrorCode, HearthError
 from assistant.eventlog import EventType, append_op
 from assistant.http import (
     CORE_KEY,
-    auth_middleware,
-    errors_middleware,
+    api_middleware,
     json_ok,
     principal,
     read_json,
@@ -166,7 +165,7 @@ async def list_events(request: web.Request) -> web.Response:
 def build_server(core: Core, channels: Sequence[Channel] = ()) -> web.Application:
     """The aiohttp application around a core; the core starts and stops with it."""
     limit = max(core.config.server.max_body_bytes, core.config.server.max_audio_bytes)
-    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=limit)
+    app = web.Application(middlewares=[api_middleware], client_max_size=limit)
     app[CORE_KEY] = core
     app[WS_HUB_KEY] = WebSocketHub(core)
 

@@ -147,20 +147,13 @@ class Store:
             conn.close()
 
     def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
-        outcomes: list[tuple[BaseException | None, list[Any]]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for index, job in enumerate(jobs):
-                conn.execute(f"SAVEPOINT job{index}")
-                try:
-                    results = [op(conn) for op in job.ops]
-                    conn.execute(f"RELEASE job{index}")
-                    outcomes.append((None, results))
-                except Exception as exc:  # one bad job must not lose the others
-                    conn.execute(f"ROLLBACK TO job{index}")
-                    conn.execute(f"RELEASE job{index}")
-                    outcomes.append((exc, []))
-            conn.execute("COMMIT")
+            try:
+                outcomes = self._run_batch(conn, jobs)
+            except Exception:
+                # Some job failed: run the batch again with a savepoint per job, so that one bad job fails alone.
+                conn.execute("ROLLBACK")
+                outcomes = self._run_isolated(conn, jobs)
             self.commits += 1
         except Exception as exc:
             LOG.exception("store commit failed")
@@ -180,6 +173,31 @@ class Store:
                 loop.call_soon_threadsafe(_settle, settled)
             except RuntimeError:  # that loop has closed; nobody is waiting any more
                 pass
+
+    @staticmethod
+    def _run_batch(conn: sqlite3.Connection, jobs: list[_Job]) -> list[tuple[BaseException | None, list[Any]]]:
+        """The common case: every job's ops in one transaction, no savepoints."""
+        conn.execute("BEGIN IMMEDIATE")
+        outcomes: list[tuple[BaseException | None, list[Any]]] = [(None, [op(conn) for op in job.ops]) for job in jobs]
+        conn.execute("COMMIT")
+        return outcomes
+
+    @staticmethod
+    def _run_isolated(conn: sqlite3.Connection, jobs: list[_Job]) -> list[tuple[BaseException | None, list[Any]]]:
+        outcomes: list[tuple[BaseException | None, list[Any]]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        for index, job in enumerate(jobs):
+            conn.execute(f"SAVEPOINT job{index}")
+            try:
+                results = [op(conn) for op in job.ops]
+                conn.execute(f"RELEASE job{index}")
+                outcomes.append((None, results))
+            except Exception as exc:  # one bad job must not lose the others
+                conn.execute(f"ROLLBACK TO job{index}")
+                conn.execute(f"RELEASE job{index}")
+                outcomes.append((exc, []))
+        conn.execute("COMMIT")
+        return outcomes
 
     def close(self) -> None:
         if self._writer is not None and self._writer.is_alive():

@@ -28,7 +28,9 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer TOKEN"
 request = function()
   n = n + 1
-  local body = string.format(bodies[(n % #bodies) + 1], math.floor(n / #bodies) % 64)
+  -- 64 conversations, each walking the utterances in order ("turn it off" follows "turn on ..."); requests in
+  -- flight at once are in different conversations, as with 32 different people or rooms.
+  local body = string.format(bodies[(math.floor(n / 64) % #bodies) + 1], n % 64)
   return wrk.format(nil, "/api/v1/conversation", nil, body)
 end
 response = function(status, headers, body)
@@ -42,7 +44,7 @@ end
 
 
 def lua_bodies() -> str:
-    """The benchmark's utterances as Lua strings; each wrk connection walks them in order, in its own conversation."""
+    """The benchmark's utterances as Lua strings (with a %d for the conversation id)."""
     from bench.bench_turn import UTTERANCES
 
     bodies = (

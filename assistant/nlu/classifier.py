@@ -35,6 +35,24 @@ class IntentClassifier:
         # People say the same few things over and over, and delexicalised ("turn on the __device__") even more
         # so: remember recent answers. The result depends only on the words, so this is exact.
         self._recent: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = OrderedDict()
+        self._ranked: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, float], ...]] = (
+            OrderedDict()
+        )
+
+    def ranking(self, d: Delexicalised, top: int) -> tuple[tuple[str, float], ...]:
+        """The `top` most likely labels with their probabilities, best first (remembered like `predict`)."""
+        key = (tuple(d.words), tuple(d.extras))
+        found = self._ranked.get(key)
+        if found is not None:
+            self._ranked.move_to_end(key)
+            return found
+        probs = self.predict(d)
+        order = np.argsort(-probs)[:top]
+        ranked = tuple((self.labels[int(i)], float(probs[int(i)])) for i in order)
+        self._ranked[key] = ranked
+        if len(self._ranked) > RECENT_SIZE:
+            self._ranked.popitem(last=False)
+        return ranked
 
     # -- inference ----------------------------------------------------------------------------------------------
     def predict(self, d: Delexicalised) -> np.ndarray:

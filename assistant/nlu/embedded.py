@@ -235,10 +235,8 @@ class EmbeddedNluEngine(NluEngine):
         gazetteer = vocabulary if isinstance(vocabulary, Gazetteer) else _as_gazetteer(vocabulary, rt)
         named, mentions = choose(gazetteer.match_tokens(analysed, tokens), rt.rules.mentions(analysed, tokens))
         spans = [_entity_span(e) for e in named] + [s for s in map(_mention_span, mentions) if s is not None]
-        probs = rt.classifier.predict(delexicalise(tokens, spans))
-        order = np.argsort(-probs)
-        labels = rt.classifier.labels
-        ranking = [IntentScore(labels[int(i)], float(probs[int(i)])) for i in order[:RANKING_LENGTH]]
+        ranked = rt.classifier.ranking(delexicalise(tokens, spans), RANKING_LENGTH)
+        ranking = [IntentScore(name, confidence) for name, confidence in ranked]
         top = ranking[0]
         entities = list(named)
         entities += resolve(mentions, tokens, top.name, _device_classes(named, gazetteer))

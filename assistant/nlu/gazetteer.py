@@ -250,10 +250,19 @@ class Gazetteer(Vocabulary):
                 fixed = self._correct(t)
                 keys.append(fixed)
                 fuzzy.append(fixed is not None)
+        # known[i]: where the run of known words starting at i ends. A span reaching past it can only be a class
+        # word, so longer spans are not looked at (most spans of an utterance are ordinary words).
+        known = [0] * (n + 1)
+        known[n] = n
+        for i in range(n - 1, -1, -1):
+            known[i] = known[i + 1] if keys[i] is not None else i
+        max_class = self._max_class_len
         found: list[_Span] = []
         for i in range(n):
             limit = min(n, i + MAX_SPAN)
             for j in range(limit, i, -1):
+                if j > known[i] and j - i > max_class:
+                    continue
                 span = self._resolve(toks, keys, fuzzy, i, j, before[i], after[j - 1])
                 if span is not None:
                     found.append(span)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ def fold(text: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=65536)
 def singular(word: str) -> str:
     """A crude English singular: lights -> light, switches -> switch, batteries -> battery, glass stays."""
     n = len(word)
