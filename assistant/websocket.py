@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from assistant import schemas
-from assistant.auth import Principal
+from assistant.auth import Auth, Principal
 from assistant.core import Core
 from assistant.errors import ErrorCode, HearthError
 from assistant.http import bearer, parse_json, run_turn
@@ -31,6 +31,33 @@ def _error(err: HearthError, msg_id: Any = None) -> dict[str, Any]:
     return out
 
 
+async def authenticate(ws: web.WebSocketResponse, request: web.Request, auth: Auth) -> Principal | None:
+    """Who is on this socket: the Authorization header of the upgrade, or else the first message
+    {"type": "auth", "token": ...} (browsers cannot send headers). On failure the client gets a typed error and the
+    socket is closed with 4401; None is returned."""
+    header = bearer(request.headers.get("Authorization"))
+    try:
+        if header:
+            return auth.verify(header)
+        async with asyncio.timeout(AUTH_TIMEOUT_S):
+            msg = await ws.receive()
+        data = None
+        if msg.type == WSMsgType.TEXT:
+            with contextlib.suppress(json.JSONDecodeError):
+                data = json.loads(msg.data)
+        if not isinstance(data, dict) or data.get("type") != "auth":
+            raise HearthError(ErrorCode.UNAUTHORIZED, 'Send {"type": "auth", "token": "..."} first.')
+        return auth.verify(str(data.get("token") or ""))
+    except TimeoutError:
+        err = HearthError(ErrorCode.UNAUTHORIZED, "No authentication arrived in time.")
+    except HearthError as exc:
+        err = exc
+    if not ws.closed:
+        await ws.send_json(_error(err))
+        await ws.close(code=CLOSE_UNAUTHORIZED, message=b"unauthorized")
+    return None
+
+
 class WebSocketHub:
     """Serves /api/v1/ws and closes every socket on shutdown."""
 
@@ -47,7 +74,7 @@ class WebSocketHub:
         await ws.prepare(request)
         self.sockets.add(ws)
         try:
-            who = await self._authenticate(ws, request)
+            who = await authenticate(ws, request, self.core.auth)
             if who is None:
                 return ws
             await ws.send_json({"type": "auth_ok", "home_id": who.home_id, "user_id": who.user_id})
@@ -63,31 +90,6 @@ class WebSocketHub:
         finally:
             self.sockets.discard(ws)
         return ws
-
-    async def _authenticate(self, ws: web.WebSocketResponse, request: web.Request) -> Principal | None:
-        header = bearer(request.headers.get("Authorization"))
-        try:
-            if header:
-                return self.core.auth.verify(header)
-            async with asyncio.timeout(AUTH_TIMEOUT_S):
-                msg = await ws.receive()
-            if msg.type != WSMsgType.TEXT:
-                raise HearthError(ErrorCode.UNAUTHORIZED, 'Send {"type": "auth", "token": "..."} first.')
-            try:
-                data = json.loads(msg.data)
-            except json.JSONDecodeError:
-                data = None
-            if not isinstance(data, dict) or data.get("type") != "auth":
-                raise HearthError(ErrorCode.UNAUTHORIZED, 'Send {"type": "auth", "token": "..."} first.')
-            return self.core.auth.verify(str(data.get("token") or ""))
-        except TimeoutError:
-            err = HearthError(ErrorCode.UNAUTHORIZED, "No authentication arrived in time.")
-        except HearthError as exc:
-            err = exc
-        if not ws.closed:
-            await ws.send_json(_error(err))
-            await ws.close(code=CLOSE_UNAUTHORIZED, message=b"unauthorized")
-        return None
 
     async def _forward(self, ws: web.WebSocketResponse, sub: Any) -> None:
         while not ws.closed:

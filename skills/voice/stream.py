@@ -32,9 +32,10 @@ from aiohttp import WSMsgType, web
 
 from assistant.auth import Principal
 from assistant.errors import ErrorCode, HearthError
-from assistant.http import PRINCIPAL, bearer, parse_json
+from assistant.http import PRINCIPAL, parse_json
 from assistant.speech.engine import AudioFormat
 from assistant.speech.pipeline import VoicePipeline, VoiceStream
+from assistant.websocket import authenticate
 from skills.voice.schemas import STREAM_START
 
 if TYPE_CHECKING:
@@ -42,10 +43,8 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-AUTH_TIMEOUT_S = 10.0
 MAX_MESSAGE = 1024 * 1024
 AUDIO_FRAME_BYTES = 16384  # reply audio goes out in binary messages of at most this size
-CLOSE_UNAUTHORIZED = 4401
 
 
 def _error(err: HearthError) -> dict[str, Any]:
@@ -103,26 +102,7 @@ class VoiceSocket:
         found = self.request.get(PRINCIPAL)
         if isinstance(found, Principal):
             return found  # the auth middleware already checked the header
-        header = bearer(self.request.headers.get("Authorization"))
-        try:
-            if header:
-                return self.core.auth.verify(header)
-            async with asyncio.timeout(AUTH_TIMEOUT_S):
-                msg = await self.ws.receive()
-            data = None
-            if msg.type == WSMsgType.TEXT:
-                with contextlib.suppress(json.JSONDecodeError):
-                    data = json.loads(msg.data)
-            if not isinstance(data, dict) or data.get("type") != "auth":
-                raise HearthError(ErrorCode.UNAUTHORIZED, 'Send {"type": "auth", "token": "..."} first.')
-            return self.core.auth.verify(str(data.get("token") or ""))
-        except TimeoutError:
-            err = HearthError(ErrorCode.UNAUTHORIZED, "No authentication arrived in time.")
-        except HearthError as exc:
-            err = exc
-        await self.send(_error(err))
-        await self.ws.close(code=CLOSE_UNAUTHORIZED, message=b"unauthorized")
-        return None
+        return await authenticate(self.ws, self.request, self.core.auth)
 
     # -- messages ------------------------------------------------------------------------------------------------
     async def _text(self, raw: str) -> None:
