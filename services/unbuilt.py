@@ -21,7 +21,7 @@ NOT_YET: dict[str, str] = {
     "start_onboarding": "Guided set-up isn't available yet.",
     "export_data": "I can't export your data yet.",
     "delete_data": "I can't delete your data by voice yet, so nothing was deleted.",
-    "privacy_settings": "I can't change privacy settings yet. Transcripts are kept for 30 days by default.",
+    "privacy_settings": "I can't change privacy settings by voice yet. Transcripts are kept for {retention}.",
 }
 
 
@@ -33,8 +33,10 @@ class NotBuilt(IntentHandler):
         self.speech = speech
 
     async def handle(self, call: IntentCall) -> Outcome:
+        days = call.core.config.store.retention_days
+        retention = "no time at all" if days == 0 else "1 day" if days == 1 else f"{days} days"
         return Done(
-            Reply(self.speech, ReplyKind.NOT_BUILT, error_code=str(ErrorCode.NOT_BUILT)),
+            Reply(self.speech.format(retention=retention), ReplyKind.NOT_BUILT, error_code=str(ErrorCode.NOT_BUILT)),
             undoable=False,
         )
 

@@ -200,3 +200,9 @@ async def test_missing_value_is_asked_for_and_a_spoken_number_fills_it(api: Api)
     assert out["reply"]["kind"] == "ask", out["reply"]
     out = await api.say("twenty one")
     assert (await state(api, "thermostat"))["target_temperature"] == 21.0
+
+
+async def test_privacy_answer_states_the_real_retention(api: Api) -> None:
+    out = await api.say("what data do you keep about me")
+    assert out["reply"]["kind"] == "not_built", out
+    assert f"{api.core.config.store.retention_days} days" in out["reply"]["speech"]
