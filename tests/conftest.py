@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -128,38 +129,64 @@ def hearth(*args: str, db: Path, timeout: float = 60, stdin: str | None = None) 
     )  # fmt: skip
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """`hearth serve` as a subprocess on a free loopback port, with a token for the demo user."""
+@contextlib.contextmanager
+def serve_subprocess(tmp_path: Path, stt: str = "none", tts: str = "none", start_s: float = 60) -> Iterator[LiveServer]:
+    """`hearth serve` as a subprocess on a free loopback port (its log in tmp_path/serve.log), with a token for the
+    demo user; stopped afterwards."""
     db = tmp_path / "live.db"
     result = hearth("token", "create", "--user", "demo", db=db)
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HEARTH_VOICE__STT": "none", "HEARTH_VOICE__TTS": "none"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "serve", "--db", str(db), "--port", str(port), "--quiet"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HEARTH_VOICE__STT": stt, "HEARTH_VOICE__TTS": tts}
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "serve", "--db", str(db), "--port", str(port), "--quiet"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + start_s
         try:
-            with urllib.request.urlopen(url + "/api/v1/health", timeout=1) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            proc.kill()
-            raise RuntimeError(f"hearth serve did not start: {out}")
-        time.sleep(0.1)
-    try:
-        yield LiveServer(url, token, db, proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            while True:
+                try:
+                    with urllib.request.urlopen(url + "/api/v1/health", timeout=1) as resp:
+                        if resp.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"hearth serve did not start: {log_path.read_text()}")
+                time.sleep(0.1)
+            yield LiveServer(url, token, db, proc)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """`hearth serve` (no speech) as a subprocess, with a token for the demo user."""
+    with serve_subprocess(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def speaker() -> Any:
+    """Piper as a deterministic test speaker (loaded once per session)."""
+    from tests.voice_fixtures import shared_speaker
+
+    return shared_speaker()
+
+
+@pytest.fixture
+async def voice_api(tmp_path: Path) -> AsyncIterator[Api]:
+    """The real server with local speech (faster-whisper, Piper) in this test's event loop."""
+    from tests.voice_fixtures import voice_server
+
+    async with voice_server(tmp_path) as client:
+        yield client

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import wave
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +14,9 @@ import pytest
 from assistant.speech.audio import wav_bytes
 from assistant.speech.engine import AudioFormat
 from tests.conftest import Api, make_config, start_api
-from tests.voice_fixtures import Speaker, device_state, noise, post_voice, shared_speaker, silence, voice_server
+from tests.voice_fixtures import Speaker, device_state, noise, post_voice, silence
 
 pytestmark = pytest.mark.voice
-
-
-@pytest.fixture(scope="session")
-def speaker() -> Speaker:
-    return shared_speaker()
-
-
-@pytest.fixture
-async def voice_api(tmp_path: Path) -> AsyncIterator[Api]:
-    async with voice_server(tmp_path) as api:
-        yield api
 
 
 async def speak(api: Api, speaker: Speaker, text: str, **params: Any) -> dict[str, Any]:

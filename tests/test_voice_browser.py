@@ -6,10 +6,7 @@ import asyncio
 import base64
 import io
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,7 +18,7 @@ from playwright.async_api import Browser, Route, async_playwright
 
 from assistant.speech.audio import convert, wav_bytes
 from assistant.speech.engine import AudioFormat
-from tests.conftest import ROOT, LiveServer, free_port, hearth
+from tests.conftest import LiveServer, serve_subprocess
 from tests.test_webchat_browser import CHROMIUM, CHROMIUM_ARGS, FAKE_MIC_ARGS, LIGHTS, Watch
 from tests.voice_fixtures import shared_speaker
 
@@ -52,47 +49,8 @@ HTMLMediaElement.prototype.play = function () {
 @pytest.fixture
 def voice_live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """`hearth serve` as a subprocess with local speech (faster-whisper, Piper) and a token for the demo user."""
-    db = tmp_path / "voice.db"
-    result = hearth("token", "create", "--user", "demo", db=db)
-    assert result.returncode == 0, result.stderr
-    token = result.stdout.strip().splitlines()[-1]
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "HEARTH_VOICE__STT": "faster-whisper",
-        "HEARTH_VOICE__TTS": "piper",
-    }
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "serve", "--db", str(db), "--port", str(port), "--quiet"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_S
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/api/v1/health", timeout=1) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait(timeout=15)
-            log.close()
-            raise RuntimeError(f"hearth serve did not start: {(tmp_path / 'serve.log').read_text()}")
-        time.sleep(0.1)
-    try:
-        yield LiveServer(url, token, db, proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
+    with serve_subprocess(tmp_path, stt="faster-whisper", tts="piper", start_s=START_S) as server:
+        yield server
 
 
 @pytest.fixture

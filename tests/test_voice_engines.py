@@ -12,14 +12,9 @@ from assistant.speech.engine import AudioFormat
 from assistant.speech.piper import PiperTts
 from assistant.speech.vad import FrameModel, MicroFrames, SileroFrames, SpeechDetector, VadEventType
 from assistant.speech.whisper import FasterWhisperStt
-from tests.voice_fixtures import Speaker, espeak_pcm16, noise, shared_speaker, silence
+from tests.voice_fixtures import Speaker, espeak_pcm16, noise, silence
 
 pytestmark = pytest.mark.voice
-
-
-@pytest.fixture(scope="session")
-def speaker() -> Speaker:
-    return shared_speaker()
 
 
 NAMES = ("kitchen lights", "desk lamp", "porch light", "front door", "movie night", "living room")

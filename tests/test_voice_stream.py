@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from assistant.http import PUBLIC_PATHS
 from tests.conftest import TIMEOUT, Api
-from tests.voice_fixtures import Speaker, VoiceWs, device_state, noise, shared_speaker, silence, voice_server
+from tests.voice_fixtures import Speaker, VoiceWs, device_state, noise, silence
 
 pytestmark = pytest.mark.voice
-
-
-@pytest.fixture(scope="session")
-def speaker() -> Speaker:
-    return shared_speaker()
-
-
-@pytest.fixture
-async def voice_api(tmp_path: Path) -> AsyncIterator[Api]:
-    async with voice_server(tmp_path) as api:
-        yield api
 
 
 async def test_vad_starts_the_turn_before_the_client_stops_sending(voice_api: Api, speaker: Speaker) -> None:

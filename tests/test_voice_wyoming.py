@@ -26,7 +26,7 @@ from assistant.speech.piper import PiperTts
 from assistant.speech.whisper import FasterWhisperStt
 from assistant.speech.wyoming_client import WyomingStt, WyomingTts
 from tests.conftest import free_port, make_config, start_api
-from tests.voice_fixtures import Speaker, device_state, post_voice, shared_speaker
+from tests.voice_fixtures import Speaker, device_state, post_voice
 
 pytestmark = pytest.mark.voice
 
@@ -101,11 +101,6 @@ async def wyoming_uri() -> AsyncIterator[tuple[str, list[Transcribe]]]:
         yield f"tcp://127.0.0.1:{port}", seen
     finally:
         await server.stop()
-
-
-@pytest.fixture(scope="session")
-def speaker() -> Speaker:
-    return shared_speaker()
 
 
 async def test_wyoming_stt_transcribes_with_the_names(
