@@ -378,6 +378,8 @@ async def test_kitchen_satellite_command_silence_and_announcement(tmp_path: Path
             assert await device_on(api, "kitchen_lights")  # the satellite's area made "the lights" the kitchen's
             assert not await device_on(api, "living_room_lamp")
             assert not await device_on(api, "hallway_light")
+            status, body = await api.call("GET", "/api/v1/events?type=command")
+            assert status == 200 and body["events"][-1]["data"]["channel"] == "satellite"
 
             # silence, and a stream with no audio at all: a clear error each time, and the satellite stays connected
             await peer.send(run.event(), *audio_events(bytes(2 * 16000), 16000))

@@ -177,14 +177,21 @@ class VoicePipeline:
         return await stt.transcribe(pcm, STT_FORMAT, self.vocabulary(home_id))
 
     async def respond(
-        self, text: str, *, home_id: str, user_id: str, conversation_id: str, area: str | None = None
+        self,
+        text: str,
+        *,
+        home_id: str,
+        user_id: str,
+        conversation_id: str,
+        area: str | None = None,
+        channel: str = CHANNEL,
     ) -> tuple[Reply, NluResult | None]:
         """Run the transcript as a turn of the conversation; nothing heard -> "didn't catch that" and no turn."""
         text = " ".join(text.split())
         if not any(ch.isalnum() for ch in text):
             reply = Reply(DIDNT_CATCH, ReplyKind.NOT_UNDERSTOOD, conversation_id=conversation_id)
             return reply, None
-        turn = Turn(text, home_id, user_id, conversation_id, channel=CHANNEL, area=area)
+        turn = Turn(text, home_id, user_id, conversation_id, channel=channel, area=area)
         return await self.core.dialogue.handle(turn)
 
     async def run(
@@ -198,6 +205,7 @@ class VoicePipeline:
         fmt: AudioFormat = STT_FORMAT,
         ended_at: float | None = None,
         transcript: Transcript | None = None,
+        channel: str = CHANNEL,
     ) -> VoiceResult:
         """Transcribe `pcm` (unless `transcript` is given) and run the turn; speech output is `speak()`'s job.
 
@@ -214,7 +222,7 @@ class VoicePipeline:
             timings.stt_ms = _ms(transcript.processing_seconds)
         started = time.perf_counter()
         reply, nlu = await self.respond(
-            transcript.text, home_id=home_id, user_id=user_id, conversation_id=cid, area=area
+            transcript.text, home_id=home_id, user_id=user_id, conversation_id=cid, area=area, channel=channel
         )
         timings.replied_at = time.perf_counter()
         timings.turn_ms = _ms(timings.replied_at - started)

@@ -361,6 +361,7 @@ class SatelliteSession:
                 area=self._area(),
                 ended_at=stream.ended_at,
                 transcript=transcript,
+                channel="satellite",
             ),
         )
         result.timings.speculative = stream.speculative
