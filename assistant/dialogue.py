@@ -29,8 +29,7 @@ from assistant.nlu.numbers import find_numbers
 from assistant.nlu.result import FALLBACK_INTENT, Entity, NluResult
 from assistant.nlu.text import tokenize
 from assistant.registry import Home, WriteOp
-from assistant.store import dumps
-from assistant.turn import ActionTaken, Reply, ReplyKind, Turn
+from assistant.turn import Reply, ReplyKind, Turn
 
 if TYPE_CHECKING:
     from assistant.core import Core
@@ -378,8 +377,3 @@ class DialogueManager:
                     },
                 )
             )
-
-
-def actions_summary(actions: list[ActionTaken]) -> str:
-    """A compact JSON of actions (for logs)."""
-    return dumps([a.to_dict() for a in actions])

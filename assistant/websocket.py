@@ -24,7 +24,8 @@ MAX_MESSAGE = 64 * 1024
 CLOSE_UNAUTHORIZED = 4401
 
 
-def _error(err: HearthError, msg_id: Any = None) -> dict[str, Any]:
+def error_message(err: HearthError, msg_id: Any = None) -> dict[str, Any]:
+    """A typed error as a WebSocket message (with the id of the message it answers, if any)."""
     out: dict[str, Any] = {"type": "error", **err.to_dict()}
     if msg_id is not None:
         out["id"] = msg_id
@@ -53,7 +54,7 @@ async def authenticate(ws: web.WebSocketResponse, request: web.Request, auth: Au
     except HearthError as exc:
         err = exc
     if not ws.closed:
-        await ws.send_json(_error(err))
+        await ws.send_json(error_message(err))
         await ws.close(code=CLOSE_UNAUTHORIZED, message=b"unauthorized")
     return None
 
@@ -103,7 +104,7 @@ class WebSocketHub:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 if msg.type == WSMsgType.BINARY:
-                    await ws.send_json(_error(HearthError(ErrorCode.BAD_REQUEST, "Send JSON text messages.")))
+                    await ws.send_json(error_message(HearthError(ErrorCode.BAD_REQUEST, "Send JSON text messages.")))
                 continue
             msg_id: Any = None
             try:
@@ -121,14 +122,14 @@ class WebSocketHub:
                 else:
                     raise HearthError(ErrorCode.VALIDATION, f"Unknown message type {kind!r}.")
             except json.JSONDecodeError:
-                await ws.send_json(_error(HearthError(ErrorCode.INVALID_JSON, "The message is not valid JSON.")))
+                await ws.send_json(error_message(HearthError(ErrorCode.INVALID_JSON, "The message is not valid JSON.")))
             except HearthError as err:
-                await ws.send_json(_error(err, msg_id))
+                await ws.send_json(error_message(err, msg_id))
             except ConnectionError:
                 return
             except Exception:
                 LOG.exception("websocket message failed")
-                await ws.send_json(_error(HearthError(ErrorCode.INTERNAL, "Something went wrong."), msg_id))
+                await ws.send_json(error_message(HearthError(ErrorCode.INTERNAL, "Something went wrong."), msg_id))
 
 
 WS_HUB_KEY: web.AppKey[WebSocketHub] = web.AppKey("ws_hub", WebSocketHub)

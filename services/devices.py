@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from assistant.core import Core
-from assistant.devices import Capability, Command, CommandName, Device, DeviceKind, DeviceState
+from assistant.devices import Capability, Command, CommandName, Device, DeviceKind
 from assistant.dialogue import join_names
 from assistant.errors import ErrorCode, HearthError
 from assistant.eventlog import EventType, append_op
@@ -127,7 +127,6 @@ class SetColor(IntentHandler):
         color = call.slots.get("color")
         if color is None:
             return Ask("What colour?", "color")
-        capability = Capability.COLOR_TEMP if color in WHITES and color != "white" else Capability.COLOR
         found = resolve(call, None, (DeviceKind.LIGHT,), "light", area_kinds=LIGHTS_FIRST)
         if isinstance(found, Ask):
             return found
@@ -146,7 +145,6 @@ class SetColor(IntentHandler):
                 ),
                 undoable=False,
             )
-        del capability
         outcome_parts: list[Done] = []
         colour_lights = [d for d in able if Capability.COLOR in d.capabilities]
         temp_lights = [d for d in able if Capability.COLOR not in d.capabilities]
@@ -498,6 +496,3 @@ HANDLERS: tuple[type[IntentHandler], ...] = (
 def setup(core: Core) -> None:
     for handler in HANDLERS:
         core.dialogue.register(handler())
-
-
-__all__ = ["HANDLERS", "DeviceState", "setup"]

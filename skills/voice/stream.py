@@ -35,7 +35,7 @@ from assistant.errors import ErrorCode, HearthError
 from assistant.http import PRINCIPAL, parse_json
 from assistant.speech.engine import AudioFormat
 from assistant.speech.pipeline import VoicePipeline, VoiceStream
-from assistant.websocket import authenticate
+from assistant.websocket import authenticate, error_message
 from skills.voice.schemas import STREAM_START
 
 if TYPE_CHECKING:
@@ -45,10 +45,6 @@ LOG = logging.getLogger(__name__)
 
 MAX_MESSAGE = 1024 * 1024
 AUDIO_FRAME_BYTES = 16384  # reply audio goes out in binary messages of at most this size
-
-
-def _error(err: HearthError) -> dict[str, Any]:
-    return {"type": "error", **err.to_dict()}
 
 
 class VoiceSocket:
@@ -128,7 +124,7 @@ class VoiceSocket:
             else:
                 raise HearthError(ErrorCode.VALIDATION, f"Unknown message type {kind!r}.")
         except HearthError as err:
-            await self.send(_error(err))
+            await self.send(error_message(err))
 
     async def _start(self, data: dict[str, Any]) -> None:
         if self.turn is not None and not self.turn.done():
@@ -154,14 +150,16 @@ class VoiceSocket:
         if stream is None:
             if not self._told_idle:
                 self._told_idle = True
-                await self.send(_error(HearthError(ErrorCode.BAD_REQUEST, 'Send {"type": "start"} before audio.')))
+                await self.send(
+                    error_message(HearthError(ErrorCode.BAD_REQUEST, 'Send {"type": "start"} before audio.'))
+                )
             return
         if stream.ended:
             return  # the turn is under way; the rest of this utterance's audio is not needed
         try:
             events = stream.feed(pcm)
         except HearthError as err:
-            await self.send(_error(err))
+            await self.send(error_message(err))
             return
         for event in events:
             await self.send(event.to_dict())
@@ -202,12 +200,12 @@ class VoiceSocket:
                 await self._listen()
                 return
         except HearthError as err:
-            await self.send(_error(err))
+            await self.send(error_message(err))
         except ConnectionError:
             return
         except Exception:
             LOG.exception("voice stream turn failed")
-            await self.send(_error(HearthError(ErrorCode.INTERNAL, "Something went wrong.")))
+            await self.send(error_message(HearthError(ErrorCode.INTERNAL, "Something went wrong.")))
         finally:
             stream.close()
             if self.stream is stream:  # (unless listening again already)
