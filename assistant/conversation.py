@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ class Pending:
     question: str
     options: list[str] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
+    # The question's id: a reply that expects an answer carries it, and a button sends it back as "reply_to".
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Pending:
@@ -36,6 +39,7 @@ class Pending:
             question=str(data.get("question", "")),
             options=list(data.get("options") or []),
             created_at=float(data.get("created_at", time.time())),
+            id=str(data.get("id") or uuid.uuid4().hex[:12]),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -46,6 +50,7 @@ class Pending:
             "question": self.question,
             "options": self.options,
             "created_at": self.created_at,
+            "id": self.id,
         }
 
 

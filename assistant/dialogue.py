@@ -138,6 +138,18 @@ class DialogueManager:
             )
         intent = nlu.intent.name
         pending = conv.live_pending()
+        if turn.reply_to is not None and (pending is None or pending.id != turn.reply_to):
+            # a button of an old question: it answers nothing now, and the open question (if any) stays open
+            return Done(
+                Reply(
+                    "That question is no longer open, so I did nothing.",
+                    ReplyKind.ERROR,
+                    error_code=str(ErrorCode.QUESTION_CLOSED),
+                    question_id=pending.id if pending is not None else None,
+                    expects_answer=pending is not None,
+                ),
+                undoable=False,
+            )
         if pending is not None:
             conv.pending = None
             if pending.awaiting == "confirm":
@@ -317,15 +329,17 @@ class DialogueManager:
     # -- finishing ----------------------------------------------------------------------------------------------
     @staticmethod
     def _finish(outcome: Outcome, nlu: NluResult, conv: ConversationState) -> Reply:
+        question_id = conv.pending.id if conv.pending is not None else None
         if isinstance(outcome, Ask):
             return Reply(
                 outcome.question,
                 ReplyKind.ASK,
                 expects_answer=True,
                 card={"options": outcome.options} if outcome.options else None,
+                question_id=question_id,
             )
         if isinstance(outcome, Confirm):
-            return Reply(outcome.question, ReplyKind.CONFIRM, expects_answer=True)
+            return Reply(outcome.question, ReplyKind.CONFIRM, expects_answer=True, question_id=question_id)
         reply = outcome.reply
         if outcome.context_devices is not None:
             conv.last_devices = list(outcome.context_devices)

@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     CONFIG = "config_error"
     BAD_AUDIO = "bad_audio"
     BUSY = "busy"
+    QUESTION_CLOSED = "question_closed"
     INTERNAL = "internal_error"
 
 
@@ -54,6 +55,7 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFIG: 500,
     ErrorCode.BAD_AUDIO: 422,
     ErrorCode.BUSY: 503,
+    ErrorCode.QUESTION_CLOSED: 409,
     ErrorCode.INTERNAL: 500,
 }
 

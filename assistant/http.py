@@ -173,6 +173,7 @@ async def run_turn(core: Core, home_id: str, user_id: str, body: dict[str, Any],
         conversation_id=body.get("conversation_id") or uuid.uuid4().hex,
         channel=channel,
         area=body.get("area"),
+        reply_to=body.get("reply_to"),
     )
     reply, nlu = await core.dialogue.handle(turn)
     return {

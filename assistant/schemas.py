@@ -18,6 +18,7 @@ CONVERSATION_REQUEST: dict[str, Any] = {
         "conversation_id": ID,
         "area": {"anyOf": [ID, {"type": "null"}]},
         "language": {"type": "string", "enum": ["en"]},
+        "reply_to": {"anyOf": [ID, {"type": "null"}]},
     },
 }
 
@@ -124,6 +125,7 @@ REPLY = {
         "intent": {"type": ["string", "null"]},
         "conversation_id": {"type": "string"},
         "error_code": {"type": ["string", "null"]},
+        "question_id": {"type": ["string", "null"]},
     },
 }
 

@@ -33,6 +33,7 @@ class Turn:
     channel: str = "api"
     area: str | None = None  # default area, e.g. the room a satellite is in
     language: str = "en"
+    reply_to: str | None = None  # the id of the question this turn answers (a button), if the client knows it
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Turn:
@@ -44,6 +45,7 @@ class Turn:
             channel=str(data.get("channel", "api")),
             area=data.get("area"),
             language=str(data.get("language", "en")),
+            reply_to=data.get("reply_to"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,6 +57,7 @@ class Turn:
             "channel": self.channel,
             "area": self.area,
             "language": self.language,
+            "reply_to": self.reply_to,
         }
 
 
@@ -97,6 +100,7 @@ class Reply:
     intent: str | None = None
     conversation_id: str = ""
     error_code: str | None = None
+    question_id: str | None = None  # set when the reply asks a question: send it back as "reply_to"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
@@ -109,6 +113,7 @@ class Reply:
             intent=data.get("intent"),
             conversation_id=str(data.get("conversation_id", "")),
             error_code=data.get("error_code"),
+            question_id=data.get("question_id"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,4 +126,5 @@ class Reply:
             "intent": self.intent,
             "conversation_id": self.conversation_id,
             "error_code": self.error_code,
+            "question_id": self.question_id,
         }
