@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from assistant.nlu.result import ENTITIES, INTENTS
@@ -40,10 +41,25 @@ def test_every_intent_has_enough_examples_and_only_known_labels() -> None:
     assert not data.conflicts, data.conflicts[:5]
 
 
-def test_heldout_set_is_not_in_the_training_data() -> None:
+EVAL_SETS = [ROOT / "tests" / "data" / "nlu_heldout.yml", ROOT / "tests" / "eval" / "natural.yml"]
+
+
+@pytest.mark.parametrize("held_path", EVAL_SETS)
+def test_evaluation_sets_are_not_in_the_training_data(held_path: Path) -> None:
     train = {_norm(ex.text) for ex in load_training_data(ROOT / "nlu_data").examples}
-    held_path = ROOT / "tests" / "data" / "nlu_heldout.yml"
     held = parse_nlu_yaml(held_path.read_text(), str(held_path)).examples
     assert len(held) >= 8 * len(INTENTS)
+    assert {ex.intent for ex in held} == set(INTENTS)
     overlap = [ex.text for ex in held if _norm(ex.text) in train]
     assert overlap == []
+
+
+def test_natural_set_is_large_and_natural() -> None:
+    path = ROOT / "tests" / "eval" / "natural.yml"
+    held = parse_nlu_yaml(path.read_text(), str(path)).examples
+    assert len(held) >= 300
+    assert len({_norm(ex.text) for ex in held}) == len(held)  # no duplicates
+    # it carries the entity gaps the issue names: typos, another word form, positions, an area in a question
+    texts = " ".join(ex.text.lower() for ex in held)
+    for needle in ("kitchin", "celing fan", "lounge lamp", "halfway", "quarter", "how humid is the bathroom"):
+        assert needle in texts, needle

@@ -19,7 +19,7 @@ INTENTS: tuple[str, ...] = (
 
 ENTITIES: tuple[str, ...] = (
     "device", "area", "device_class", "brightness", "color", "temperature", "duration", "time",
-    "scene", "tier", "name",
+    "scene", "tier", "name", "position",
 )  # fmt: skip
 
 

@@ -48,6 +48,13 @@ TEMPERATURE_WORDS = frozenset(
     "ac celsius fahrenheit climate".split()
 )
 LEVEL_WORDS: dict[str, int] = {"half": 50, "full": 100, "max": 100, "maximum": 100}
+# How far a cover opens, or a light's level, said as a fraction: "halfway", "a quarter", "three quarters".
+FRACTIONS: dict[tuple[str, ...], int] = {
+    ("halfway",): 50, ("half", "way"): 50, ("midway",): 50, ("quarter",): 25, ("a", "quarter"): 25,
+    ("one", "quarter"): 25, ("three", "quarters"): 75, ("three", "quarter"): 75, ("third",): 33,
+    ("a", "third"): 33, ("two", "thirds"): 67, ("all", "the", "way"): 100,
+}  # fmt: skip
+COVER_INTENTS = frozenset({"open_cover", "close_cover"})
 
 _PERCENT_RE = re.compile(r"\s*(?:%|percent\b|per\s?cent\b|pct\b)")
 _DEGREES_RE = re.compile(r"\s*(?:°\s*[cf]?\b|°|degrees?\b(?:\s*(?:celsius|fahrenheit|c|f)\b)?|celsius\b|fahrenheit\b)")
@@ -72,6 +79,7 @@ _DURATION_UNITS: dict[str, int] = {
 # Which placeholder each mention kind becomes when an utterance is delexicalised for the intent classifier.
 PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "number": ("__number__",),
+    "fraction": ("__number__",),
     "brightness": ("__number__", "percent"),
     "temperature": ("__number__", "degrees"),
     "time": ("__time__",),
@@ -85,7 +93,7 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
 class Mention:
     """A rule-based value found in an utterance before the intent is known."""
 
-    kind: str  # number | brightness | temperature | level | time | duration | color | tier
+    kind: str  # number | brightness | temperature | level | fraction | time | duration | color | tier
     value: Any
     start: int
     end: int
@@ -353,9 +361,23 @@ def find_number_mentions(folded: str, tokens: list[Token], numbers: list[NumberM
         if num.last - num.first == 1 and tokens[num.first].text == "one":
             continue  # "this one", "have a good one": a bare "one" is hardly ever a value
         out.append(Mention("number", num.as_number, num.start, num.end))
+    words = [t.text for t in tokens]
+    taken: set[int] = set()
+    for k in range(len(tokens)):
+        for size in (3, 2, 1):
+            fraction = FRACTIONS.get(tuple(words[k : k + size]))
+            if fraction is None or k + size > len(tokens):
+                continue
+            nxt = words[k + size] if k + size < len(words) else ""
+            if nxt in ("past", "to", "of", "hour") and "way" not in words[k : k + size]:
+                if nxt != "of" or k + size + 1 >= len(words) or words[k + size + 1] != "the":
+                    continue  # "a quarter past seven", "a quarter of an hour"; but "a quarter of the way" counts
+            out.append(Mention("fraction", fraction, tokens[k].start, tokens[k + size - 1].end))
+            taken.update(range(k, k + size))
+            break
     for k, t in enumerate(tokens):
         level = LEVEL_WORDS.get(t.text)
-        if level is None:
+        if level is None or k in taken:
             continue
         nxt = tokens[k + 1].text if k + 1 < len(tokens) else ""
         if t.text == "half" and nxt in ("a", "an", "past", "hour", "way"):
@@ -376,15 +398,18 @@ def resolve(
     temp_ctx = bool(words & TEMPERATURE_WORDS) or "climate" in device_classes
     plan_ctx = intent in BILLING_INTENTS or bool(words & PLAN_WORDS)
     out: list[Entity] = []
+    cover = intent in COVER_INTENTS
     for m in mentions:
         kind, value = m.kind, m.value
-        if kind == "number":
+        if cover and kind in ("number", "brightness", "level", "fraction"):
+            kind = "position"
+        elif kind == "number":
             kind = _number_kind(intent, bright_ctx, temp_ctx, device_classes)
-        elif kind == "level":
+        elif kind in ("level", "fraction"):
             kind = "brightness" if intent == "set_brightness" or bright_ctx else ""
         elif kind == "tier" and m.weak and not plan_ctx:
             kind = ""
-        if kind == "brightness":
+        if kind in ("brightness", "position"):
             if not isinstance(value, int | float) or not 0 <= value <= 100:
                 continue
             value = round(value)
