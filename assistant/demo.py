@@ -6,7 +6,7 @@ from typing import Any
 
 from assistant.devices import Capability as C
 from assistant.devices import Device, DeviceKind, DeviceState
-from assistant.registry import Area, Registry, Scene, WriteOp
+from assistant.registry import Area, Floor, Registry, Scene, WriteOp
 
 DEMO_HOME_ID = "demo"
 DEMO_USER = "demo"
@@ -21,6 +21,15 @@ AREAS: list[tuple[str, str, tuple[str, ...]]] = [
     ("garage", "garage", ()),
     ("porch", "porch", ()),
 ]
+
+FLOORS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("downstairs", "downstairs", ("ground floor",)),
+    ("upstairs", "upstairs", ("first floor",)),
+]
+AREA_FLOORS: dict[str, str] = {
+    "kitchen": "downstairs", "living_room": "downstairs", "hallway": "downstairs", "garage": "downstairs",
+    "porch": "downstairs", "bedroom": "upstairs", "office": "upstairs", "bathroom": "upstairs",
+}  # fmt: skip
 
 ON_OFF = frozenset({C.ON_OFF})
 DIMMABLE = frozenset({C.ON_OFF, C.BRIGHTNESS})
@@ -83,8 +92,10 @@ SCENES: list[tuple[str, str, dict[str, dict[str, Any]]]] = [
 def demo_home_ops(registry: Registry, home_id: str = DEMO_HOME_ID, name: str = "Demo home") -> list[WriteOp]:
     """Create the demo home in the registry; return the ops that make it durable."""
     home, ops = registry.create_home(home_id, name)
+    for floor_id, floor_name, aliases in FLOORS:
+        ops += registry.put_floor(home, Floor(floor_id, floor_name, aliases))
     for area_id, area_name, aliases in AREAS:
-        ops += registry.put_area(home, Area(area_id, area_name, aliases))
+        ops += registry.put_area(home, Area(area_id, area_name, aliases, AREA_FLOORS.get(area_id)))
     for dev_id, dev_name, kind, area, caps, aliases, state in DEVICES:
         device = Device(home_id, dev_id, dev_name, kind, area, caps, "virtual", aliases, f"virtual:{dev_id}")
         ops += registry.put_device(device, DeviceState.from_dict(state))

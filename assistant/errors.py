@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
     UNKNOWN_DEVICE = "unknown_device"
     UNKNOWN_AREA = "unknown_area"
     UNKNOWN_SCENE = "unknown_scene"
@@ -44,6 +45,7 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.CONFLICT: 409,
     ErrorCode.UNKNOWN_DEVICE: 404,
     ErrorCode.UNKNOWN_AREA: 404,
     ErrorCode.UNKNOWN_SCENE: 404,

@@ -20,6 +20,9 @@ class EventType:
     DEVICE_ADDED = "device_added"
     DEVICE_UPDATED = "device_updated"
     UNDO = "undo"
+    AREA_UPDATED = "area_updated"
+    FLOOR_UPDATED = "floor_updated"
+    SCENE_UPDATED = "scene_updated"
     SCENE = "scene_activated"
 
 

@@ -94,4 +94,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
         """,
     ),
+    (
+        2,
+        "floors: an area may belong to a floor",
+        """
+        CREATE TABLE floors (
+            home_id TEXT NOT NULL REFERENCES homes(id) ON DELETE CASCADE,
+            id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            aliases TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (home_id, id)
+        );
+        ALTER TABLE areas ADD COLUMN floor TEXT;
+        """,
+    ),
 ]

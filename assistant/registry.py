@@ -18,15 +18,36 @@ WriteOp = Callable[[sqlite3.Connection], Any]
 
 
 @dataclass(slots=True)
-class Area:
-    """A room or zone."""
+class Floor:
+    """A storey of the home ("downstairs", "upstairs"); areas may belong to one."""
 
     id: str
     name: str
     aliases: tuple[str, ...] = ()
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Floor:
+        return cls(str(data["id"]), str(data["name"]), tuple(data.get("aliases") or ()))
+
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "aliases": list(self.aliases)}
+
+
+@dataclass(slots=True)
+class Area:
+    """A room or zone, optionally on a floor."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    floor: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Area:
+        return cls(str(data["id"]), str(data["name"]), tuple(data.get("aliases") or ()), data.get("floor"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "aliases": list(self.aliases), "floor": self.floor}
 
 
 @dataclass(slots=True)
@@ -75,6 +96,7 @@ class Home:
         self.areas: dict[str, Area] = {}
         self.devices: dict[str, DeviceEntry] = {}
         self.scenes: dict[str, Scene] = {}
+        self.floors: dict[str, Floor] = {}
         # ("area", id) / ("kind", kind) / ("cap", capability) -> device ids (dicts keep insertion order)
         self._index: dict[tuple[str, str], dict[str, None]] = {}
 
@@ -156,10 +178,14 @@ class Registry:
         self.homes.clear()
         for row in self.store.query("SELECT id, name FROM homes"):
             self.homes[row["id"]] = Home(row["id"], row["name"], self.nlu.new_vocabulary())
+        for row in self.store.query("SELECT * FROM floors"):
+            home = self.homes.get(row["home_id"])
+            if home:
+                home.floors[row["id"]] = Floor(row["id"], row["name"], tuple(json.loads(row["aliases"])))
         for row in self.store.query("SELECT * FROM areas"):
             home = self.homes.get(row["home_id"])
             if home:
-                area = Area(row["id"], row["name"], tuple(json.loads(row["aliases"])))
+                area = Area(row["id"], row["name"], tuple(json.loads(row["aliases"])), row["floor"])
                 home.areas[area.id] = area
                 home._index_area(area)
         states = {
@@ -204,11 +230,56 @@ class Registry:
         now = time.time()
         return home, [lambda c: c.execute("INSERT INTO homes VALUES (?, ?, ?)", (home_id, name, now))]
 
+    def put_floor(self, home: Home, floor: Floor) -> list[WriteOp]:
+        home.floors[floor.id] = floor
+        row = (home.id, floor.id, floor.name, dumps(list(floor.aliases)))
+        return [
+            lambda c: c.execute(
+                "INSERT INTO floors (home_id, id, name, aliases) VALUES (?, ?, ?, ?) ON CONFLICT (home_id, id) "
+                "DO UPDATE SET name = excluded.name, aliases = excluded.aliases",
+                row,
+            )
+        ]
+
+    def delete_floor(self, home: Home, floor_id: str) -> list[WriteOp]:
+        """Forget a floor; its areas stay, on no floor."""
+        home.floors.pop(floor_id, None)
+        for area in home.areas.values():
+            if area.floor == floor_id:
+                area.floor = None
+        key = (home.id, floor_id)
+        return [
+            lambda c: c.execute("UPDATE areas SET floor = NULL WHERE home_id = ? AND floor = ?", key),
+            lambda c: c.execute("DELETE FROM floors WHERE home_id = ? AND id = ?", key),
+        ]
+
     def put_area(self, home: Home, area: Area) -> list[WriteOp]:
+        if area.floor is not None and area.floor not in home.floors:
+            raise HearthError(ErrorCode.VALIDATION, f"There is no floor called {area.floor!r}.", {"floor": area.floor})
         home.areas[area.id] = area
         home._index_area(area)
-        row = (home.id, area.id, area.name, dumps(list(area.aliases)))
-        return [lambda c: c.execute("INSERT OR REPLACE INTO areas VALUES (?, ?, ?, ?)", row)]
+        row = (home.id, area.id, area.name, dumps(list(area.aliases)), area.floor)
+        return [
+            lambda c: c.execute(
+                "INSERT INTO areas (home_id, id, name, aliases, floor) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (home_id, id) DO UPDATE SET name = excluded.name, aliases = excluded.aliases, "
+                "floor = excluded.floor",
+                row,
+            )
+        ]
+
+    def delete_area(self, home: Home, area_id: str) -> list[WriteOp]:
+        """Forget an area that holds no devices (callers check; devices never point at a missing area)."""
+        home.areas.pop(area_id, None)
+        home.vocabulary.remove(NameKind.AREA, area_id)
+        key = (home.id, area_id)
+        return [lambda c: c.execute("DELETE FROM areas WHERE home_id = ? AND id = ?", key)]
+
+    def delete_scene(self, home: Home, scene_id: str) -> list[WriteOp]:
+        home.scenes.pop(scene_id, None)
+        home.vocabulary.remove(NameKind.SCENE, scene_id)
+        key = (home.id, scene_id)
+        return [lambda c: c.execute("DELETE FROM scenes WHERE home_id = ? AND id = ?", key)]
 
     def put_device(self, dev: Device, state: DeviceState | None = None) -> list[WriteOp]:
         """Add or update a device (a rename is understood by the NLU at once)."""

@@ -158,3 +158,81 @@ ERROR = {
         }
     },
 }
+
+ALIASES = {"type": "array", "items": NAME, "maxItems": 10}
+FLOOR_REF = {"anyOf": [ID, {"type": "null"}]}
+
+FLOOR_CREATE: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "name"],
+    "additionalProperties": False,
+    "properties": {"id": ID, "name": NAME, "aliases": ALIASES},
+}
+
+FLOOR_UPDATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {"name": NAME, "aliases": ALIASES},
+}
+
+AREA_CREATE: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "name"],
+    "additionalProperties": False,
+    "properties": {"id": ID, "name": NAME, "aliases": ALIASES, "floor": FLOOR_REF},
+}
+
+AREA_UPDATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {"name": NAME, "aliases": ALIASES, "floor": FLOOR_REF},
+}
+
+SCENE_STATES = {
+    "type": "object",
+    "minProperties": 1,
+    "maxProperties": 200,
+    "propertyNames": {"pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
+    "additionalProperties": {**STATE, "additionalProperties": False, "minProperties": 1},
+}
+
+SCENE_CREATE: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "name", "states"],
+    "additionalProperties": False,
+    "properties": {"id": ID, "name": NAME, "states": SCENE_STATES},
+}
+
+SCENE_UPDATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {"name": NAME, "states": SCENE_STATES},
+}
+
+FLOOR_VIEW = {
+    "type": "object",
+    "required": ["id", "name", "aliases"],
+    "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "aliases": {"type": "array"}},
+}
+AREA_VIEW = {
+    "type": "object",
+    "required": ["id", "name", "aliases", "floor"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "aliases": {"type": "array", "items": {"type": "string"}},
+        "floor": {"type": ["string", "null"]},
+    },
+}
+SCENE_VIEW = {
+    "type": "object",
+    "required": ["id", "name", "states"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "states": {"type": "object", "additionalProperties": STATE},
+    },
+}

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from assistant import __version__, schemas
+from assistant import __version__, home_api, schemas
 from assistant.channel import Channel
 from assistant.core import Core
 from assistant.devices import Capability, Command, Device, DeviceKind
@@ -122,6 +122,9 @@ async def update_device(request: web.Request) -> web.Response:
         changes["area"] = body["area"]
     if "aliases" in body:
         changes["aliases"] = tuple(body["aliases"])
+    elif "name" in body and changes["name"].lower() != device.name.lower():  # the old name keeps working
+        kept = [a for a in device.aliases if a.lower() != changes["name"].lower()]
+        changes["aliases"] = tuple(dict.fromkeys([*kept, device.name]))
     updated = replace(device, **changes)
     ops = core.registry.put_device(updated)
     ops.append(append_op(home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, **body}))
@@ -188,6 +191,7 @@ def build_server(core: Core, channels: Sequence[Channel] = ()) -> web.Applicatio
     app.router.add_get("/api/v1/areas", list_areas)
     app.router.add_get("/api/v1/scenes", list_scenes)
     app.router.add_get("/api/v1/events", list_events)
+    home_api.add_routes(app)
     app.router.add_get("/api/v1/ws", app[WS_HUB_KEY].handle)
     for channel in channels:
         channel.setup(app, core)

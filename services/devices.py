@@ -14,7 +14,20 @@ from assistant.eventlog import EventType, append_op
 from assistant.intents import Ask, Confirm, Done, IntentCall, IntentHandler, Outcome, Slot, SlotType
 from assistant.registry import DeviceEntry, Home
 from assistant.turn import Reply, ReplyKind
-from services.targets import KIND_NOUN, resolve, the
+from services.adjust import (
+    BRIGHTNESS,
+    COLOR_TEMP,
+    POSITION,
+    TEMPERATURE,
+    Adjust,
+    adjust_devices,
+    change,
+    color_temp_targets,
+    direction_of,
+    size_of,
+)
+from services.questions import readings, what_is_on, who_changed
+from services.targets import resolve, the
 
 WORD = re.compile(r"[a-z]+")
 TARGET_SLOTS = (
@@ -70,7 +83,7 @@ class OnOffHandler(IntentHandler):
 
     async def handle(self, call: IntentCall) -> Outcome:
         found = resolve(call, Capability.ON_OFF, None, "device", area_kinds=LIGHTS_FIRST)
-        if isinstance(found, Ask):
+        if not isinstance(found, list):
             return found
         if not found:
             return nothing_found(call, "anything to switch " + ("on" if self.on else "off"))
@@ -94,23 +107,17 @@ class SetBrightness(IntentHandler):
 
     async def handle(self, call: IntentCall) -> Outcome:
         found = resolve(call, Capability.BRIGHTNESS, (DeviceKind.LIGHT,), "light", area_kinds=LIGHTS_FIRST)
-        if isinstance(found, Ask):
+        if not isinstance(found, list):
             return found
         if not found:
             return nothing_found(call, "a light that can be dimmed")
         level = call.slots.get("brightness")
         if level is None:
-            words = set(WORD.findall(call.text.lower()))
-            step = (
-                25
-                if words & {"brighter", "brighten", "up", "increase", "more"}
-                else (-25 if words & {"dim", "dimmer", "darker", "down", "lower", "decrease", "less"} else 0)
-            )
-            if step == 0:
+            said = set(WORD.findall(call.text.lower()))
+            direction = direction_of(said)
+            if direction == 0:
                 return Ask("What brightness, in percent?", "brightness")
-            current = call.home.entry(found[0].id).state
-            base = current.brightness if current.on and current.brightness is not None else (0 if step > 0 else 100)
-            level = max(5, min(100, base + step))
+            return await change(call, found, BRIGHTNESS, direction, size_of(said))
         return await run(
             call,
             found,
@@ -128,7 +135,7 @@ class SetColor(IntentHandler):
         if color is None:
             return Ask("What colour?", "color")
         found = resolve(call, None, (DeviceKind.LIGHT,), "light", area_kinds=LIGHTS_FIRST)
-        if isinstance(found, Ask):
+        if not isinstance(found, list):
             return found
         able = [
             d
@@ -186,6 +193,17 @@ class SetTemperature(IntentHandler):
     slots = (*TARGET_SLOTS, Slot("temperature", SlotType.TEMPERATURE))
 
     async def handle(self, call: IntentCall) -> Outcome:
+        target = call.slots.get("temperature")
+        said = set(WORD.findall(call.text.lower()))
+        direction = direction_of(said)
+        if target is None and direction:
+            lights = color_temp_targets(call)
+            if lights:  # "make it warmer" about a white-tunable light: its colour temperature
+                return await change(call, lights, COLOR_TEMP, direction, size_of(said))
+            if not said & {"warmer", "cooler", "hotter", "colder", "heat", "heating", "thermostat", "temperature"}:
+                context = [call.home.device(d) for d in call.conversation.last_devices if d in call.home.devices]
+                if context and not call.slots and all(Capability.SETPOINT not in d.capabilities for d in context):
+                    return await adjust_devices(call, context, direction)  # "turn it up" about a lamp
         found = resolve(
             call,
             Capability.SETPOINT,
@@ -193,22 +211,14 @@ class SetTemperature(IntentHandler):
             "thermostat",
             area_kinds=(DeviceKind.CLIMATE,),
         )
-        if isinstance(found, Ask):
+        if not isinstance(found, list):
             return found
         if not found:
             return nothing_found(call, "a thermostat")
-        target = call.slots.get("temperature")
         if target is None:
-            words = set(WORD.findall(call.text.lower()))
-            step = (
-                1.0
-                if words & {"warmer", "up", "increase", "hotter", "heat"}
-                else (-1.0 if words & {"cooler", "colder", "down", "decrease", "lower"} else 0.0)
-            )
-            if step == 0:
+            if direction == 0:
                 return Ask("What temperature?", "temperature")
-            current = call.home.entry(found[0].id).state.target_temperature or 20.0
-            target = max(5.0, min(35.0, current + step))
+            return await change(call, found, TEMPERATURE, direction, size_of(said))
         return await run(
             call,
             found,
@@ -223,7 +233,7 @@ class LockHandler(IntentHandler):
 
     async def handle(self, call: IntentCall) -> Outcome:
         found = resolve(call, Capability.LOCK, (DeviceKind.LOCK,), "lock", area_kinds=(DeviceKind.LOCK,))
-        if isinstance(found, Ask):
+        if not isinstance(found, list):
             return found
         if not found:
             return nothing_found(call, "a lock")
@@ -250,18 +260,30 @@ def risky_to_open(device: Device) -> bool:
     return any(word in text for word in ("garage", "gate", "door"))
 
 
+HALF_WORDS = frozenset({"halfway", "half", "midway"})
+PART_WORDS = frozenset({"bit", "little", "slightly", "partly", "partially", "touch", "tad", "notch", "more", "further"})
+
+
 class CoverHandler(IntentHandler):
-    slots = TARGET_SLOTS
+    slots = (*TARGET_SLOTS, Slot("brightness", SlotType.PERCENT))
     open: ClassVar[bool]
 
     async def handle(self, call: IntentCall) -> Outcome:
         found = resolve(call, Capability.POSITION, (DeviceKind.COVER,), "cover", area_kinds=(DeviceKind.COVER,))
-        if isinstance(found, Ask):
+        if not isinstance(found, list):
             return found
         if not found:
             return nothing_found(call, "blinds or a door to " + ("open" if self.open else "close"))
         if self.open and not call.confirmed and any(risky_to_open(d) for d in found):
             return Confirm(f"Are you sure you want to open {join_names(the(d) for d in found)}?")
+        said = set(WORD.findall(call.text.lower()))
+        percent = call.slots.get("brightness")
+        if percent is not None:  # "open the blinds to 30 percent"
+            return await change(call, found, POSITION, 1 if self.open else -1, to=percent)
+        if said & HALF_WORDS:
+            return await change(call, found, POSITION, 1 if self.open else -1, to=50)
+        if said & PART_WORDS:
+            return await change(call, found, POSITION, 1 if self.open else -1, size_of(said))
         command = CommandName.OPEN if self.open else CommandName.CLOSE
         return await run(call, found, Command(command), ("Opened" if self.open else "Closed") + " {names}.")
 
@@ -313,6 +335,10 @@ def describe(entry: DeviceEntry, home: Home) -> str:
     return f"{cap} {verb} {'on' if s.on else 'off'}."
 
 
+ON_WORDS = frozenset({"on", "running", "switched"})
+ANY_WORDS = frozenset({"what", "whats", "anything", "which", "everything", "something"})
+
+
 class QueryState(IntentHandler):
     intent = "query_state"
     slots = TARGET_SLOTS
@@ -320,30 +346,35 @@ class QueryState(IntentHandler):
     async def handle(self, call: IntentCall) -> Outcome:
         words = set(WORD.findall(call.text.lower()))
         home = call.home
+        named = bool(call.slots.get("device") or call.slots.get("device_options"))
+        if words & {"who", "when"}:
+            found = resolve(call, None, None, "device")
+            if not isinstance(found, list):
+                return found
+            if not found:
+                return nothing_found(call, "that device")
+            return who_changed(call, found)
         wanted: Capability | None = None
-        if words & {"temperature", "warm", "cold", "hot", "degrees"}:
+        if words & {"temperature", "warm", "cold", "hot", "degrees", "warmer", "colder"}:
             wanted = Capability.TEMPERATURE
         elif words & {"humidity", "humid"}:
             wanted = Capability.HUMIDITY
         elif words & {"motion", "movement", "moving"}:
             wanted = Capability.MOTION
+        if wanted in (Capability.TEMPERATURE, Capability.HUMIDITY) and not named and not call.slots.get("device_class"):
+            answer = readings(call, wanted)
+            if answer is not None:
+                return answer
+        if not named and words & ON_WORDS and words & ANY_WORDS:
+            return what_is_on(call)
         found = resolve(call, wanted, None, "device")
-        if isinstance(found, Ask):
+        if not isinstance(found, list):
             return found
         if not found:
             return nothing_found(call, "a device that can tell me that")
-        if words & {"which", "what"} and len(found) > 1 and all(Capability.ON_OFF in d.capabilities for d in found):
-            on = [d for d in found if home.entry(d.id).state.on]
-            noun = KIND_NOUN.get(found[0].kind, "device") + "s"
-            if not on:
-                speech = f"All the {noun} are off."
-            else:
-                names = join_names(the(d) for d in on)
-                speech = f"{names[0].upper()}{names[1:]} {is_are(on)} on."
-        else:
-            speech = " ".join(describe(home.entry(d.id), home) for d in found[:6])
-            if len(found) > 6:
-                speech += f" And {len(found) - 6} more."
+        speech = " ".join(describe(home.entry(d.id), home) for d in found[:6])
+        if len(found) > 6:
+            speech += f" And {len(found) - 6} more."
         card = {"devices": [home.entry(d.id).view(home.areas) for d in found[:20]]}
         return Done(
             Reply(speech, ReplyKind.ANSWER, card=card),
@@ -385,8 +416,11 @@ class RenameDevice(IntentHandler):
     slots = (*TARGET_SLOTS, Slot("name", SlotType.TEXT))
 
     async def handle(self, call: IntentCall) -> Outcome:
+        slots = call.slots
+        if slots.get("area") and not (slots.get("device") or slots.get("device_options") or slots.get("device_class")):
+            return await self.alias_area(call, slots["area"])
         found = resolve(call, None, None, "device")
-        if isinstance(found, Ask):
+        if not isinstance(found, list):
             return found
         if len(found) != 1:
             return (
@@ -399,15 +433,53 @@ class RenameDevice(IntentHandler):
             return Ask(f"What should I call {the(found[0])}?", "name")
         device = found[0]
         new_name = " ".join(new_name.split()).removeprefix("the ")
-        ops = call.core.registry.put_device(replace(device, name=new_name))
-        ops.append(append_op(call.home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, "name": new_name}))
+        renamed = replace(device, name=new_name, aliases=keep_old_name(device.name, device.aliases, new_name))
+        ops = call.core.registry.put_device(renamed)
+        ops.append(
+            append_op(
+                call.home.id,
+                EventType.DEVICE_UPDATED,
+                {"device_id": device.id, "name": new_name, "aliases": list(renamed.aliases)},
+            )
+        )
         call.core.control.publish(call.home, [device.id])
         return Done(
-            Reply(f"Okay, {the(device)} is now called {new_name}.", ReplyKind.DONE),
+            Reply(
+                f"Okay, {the(device)} is now called {new_name}. The old name still works too.",
+                ReplyKind.DONE,
+            ),
             ops=ops,
             context_devices=[device.id],
             undoable=False,
         )
+
+    @staticmethod
+    async def alias_area(call: IntentCall, area_id: str) -> Outcome:
+        """ "Call the living room the lounge": the room gets another name; its own name stays."""
+        area = call.home.areas[area_id]
+        alias = " ".join(str(call.slots.get("name") or "").split()).removeprefix("the ")
+        if not alias:
+            return Ask(f"What else should I call the {area.name}?", "name")
+        if alias.lower() == area.name.lower() or alias.lower() in (a.lower() for a in area.aliases):
+            return Done(Reply(f"The {area.name} is already called {alias}.", ReplyKind.ANSWER), undoable=False)
+        updated = replace(area, aliases=(*area.aliases, alias))
+        ops = call.core.registry.put_area(call.home, updated)
+        ops.append(
+            append_op(call.home.id, EventType.AREA_UPDATED, {"area_id": area.id, "aliases": list(updated.aliases)})
+        )
+        return Done(
+            Reply(f"Okay, I'll know the {alias} means the {area.name}.", ReplyKind.DONE),
+            ops=ops,
+            undoable=False,
+        )
+
+
+def keep_old_name(old: str, aliases: tuple[str, ...], new: str) -> tuple[str, ...]:
+    """A rename keeps the old name as an alias (the new name is not also an alias)."""
+    kept = [a for a in aliases if a.lower() != new.lower()]
+    if old.lower() != new.lower() and old.lower() not in (a.lower() for a in kept):
+        kept.append(old)
+    return tuple(kept)
 
 
 class AssignArea(IntentHandler):
@@ -421,7 +493,7 @@ class AssignArea(IntentHandler):
         sub = IntentCall(call.turn, call.nlu, slots, call.home, call.conversation, call.core, call.confirmed)
         sub.turn = replace(call.turn, area=None)
         found = resolve(sub, None, None, "device")
-        if isinstance(found, Ask):
+        if not isinstance(found, list):
             return found
         if not found:
             return nothing_found(call, "that device")
@@ -489,7 +561,7 @@ class DiscoverDevices(IntentHandler):
 
 HANDLERS: tuple[type[IntentHandler], ...] = (
     TurnOn, TurnOff, SetBrightness, SetColor, SetTemperature, Lock, Unlock, OpenCover, CloseCover, QueryState,
-    ActivateScene, RenameDevice, AssignArea, SystemStatus, DiscoverDevices,
+    ActivateScene, RenameDevice, AssignArea, SystemStatus, DiscoverDevices, Adjust,
 )  # fmt: skip
 
 

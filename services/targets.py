@@ -1,21 +1,79 @@
-"""Which devices an utterance means: named, ambiguous, by class and room, "it", or the only one that can."""
+"""Which devices an utterance means: named, by class (kind or name) in a room or on a floor, everything, "it".
+
+A name nobody in the home has ("the sauna") is said back plainly instead of guessed or asked about."""
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 
 from assistant.devices import Capability, Device, DeviceKind
 from assistant.dialogue import join_names
-from assistant.intents import Ask, IntentCall
+from assistant.errors import ErrorCode
+from assistant.intents import Ask, Done, IntentCall
+from assistant.registry import Home
+from assistant.turn import Reply, ReplyKind
 
 WORD = re.compile(r"[a-z]+")
-ALL_WORDS = {"all", "every", "everything", "both", "each", "whole"}
+ALL_WORDS = {"all", "every", "everything", "both", "each", "whole", "everywhere", "anything"}
+# Words that widen the scope to the whole home (the satellite's own room no longer applies).
+HOME_WIDE = ({"everywhere"}, {"whole", "house"}, {"whole", "home"}, {"entire", "house"}, {"all", "over"})
+# "Everything" means every device that can do it, whatever its kind (not just the lights).
+EVERYTHING = ({"everything"}, {"all", "devices"}, {"every", "device"}, {"anything"})
 MAX_LISTED = 5
+MAX_SUGGESTED = 3
+SUGGEST_LIMIT = 5000  # homes with more names than this get no "closest names" (it would cost too much)
 KIND_NOUN = {
     DeviceKind.LIGHT: "light", DeviceKind.SWITCH: "switch", DeviceKind.CLIMATE: "thermostat",
     DeviceKind.LOCK: "lock", DeviceKind.COVER: "cover", DeviceKind.FAN: "fan", DeviceKind.SENSOR: "sensor",
 }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ClassWords:
+    """Words people use for a class of device. A generic class means every device of its kind (and anything named
+    with one of its words); a specific one ("blinds" among covers, "lamps" among lights) only what is named so."""
+
+    kind: DeviceKind
+    words: frozenset[str]
+    generic: bool
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+CLASS_WORDS: tuple[ClassWords, ...] = (
+    ClassWords(DeviceKind.LIGHT, _words("light lights bulb bulbs lighting spotlight spotlights"), True),
+    ClassWords(DeviceKind.LIGHT, _words("lamp lamps"), False),
+    ClassWords(DeviceKind.COVER, _words("cover covers"), True),
+    ClassWords(
+        DeviceKind.COVER, _words("blind blinds shade shades curtain curtains shutter shutters drape drapes"), False
+    ),
+    ClassWords(DeviceKind.COVER, _words("door doors gate gates garage"), False),
+    ClassWords(DeviceKind.FAN, _words("fan fans"), True),
+    ClassWords(DeviceKind.SWITCH, _words("switch switches plug plugs socket sockets outlet outlets"), True),
+    ClassWords(DeviceKind.CLIMATE, _words("thermostat thermostats heating heater heaters ac hvac"), True),
+    ClassWords(DeviceKind.LOCK, _words("lock locks deadbolt deadbolts"), True),
+    ClassWords(DeviceKind.SENSOR, _words("sensor sensors"), True),
+)
+_GENERIC = {c.kind: c for c in CLASS_WORDS if c.generic}
+_BY_WORD = {w: c for c in CLASS_WORDS for w in c.words}
+# Words after "the" that are not device names ("turn up the heat", "what's the temperature").
+NOT_NAMES = frozenset(
+    """heat temperature temp brightness colour color power volume house home place whole rest one ones same other
+    thing things stuff room rooms level setting settings way moment time mode scene it them everything all
+    inside outside air weather""".split()
+)
+# Words that end a spoken name ("the sauna in the garden", "the sauna on").
+_NAME_ENDS = frozenset(
+    """in on off to at for please and from up down with by now again too is are of it then so if or but
+    as into onto a an the my our that this these those be was were brighter dimmer warmer cooler more less
+    bit little halfway half""".split()
+)
+_ARTICLES = frozenset({"the", "my", "our"})
 
 
 def the(device: Device) -> str:
@@ -23,19 +81,137 @@ def the(device: Device) -> str:
     return f"the {device.name}"
 
 
+def words_of(call: IntentCall) -> set[str]:
+    return set(WORD.findall(call.text.lower()))
+
+
 def says_all(call: IntentCall) -> bool:
-    return bool(ALL_WORDS & set(WORD.findall(call.text.lower())))
+    return bool(ALL_WORDS & words_of(call))
+
+
+def _has_any(words: set[str], groups: Iterable[set[str]]) -> bool:
+    return any(group <= words for group in groups)
+
+
+def floor_in(home: Home, text: str) -> str | None:
+    """The floor an utterance names ("every light downstairs"), by name or alias."""
+    if not home.floors:
+        return None
+    padded = " " + " ".join(WORD.findall(text.lower())) + " "
+    for floor in home.floors.values():
+        for name in (floor.name, *floor.aliases):
+            if f" {' '.join(WORD.findall(name.lower()))} " in padded:
+                return floor.id
+    return None
 
 
 def _fits(dev: Device, capability: Capability | None, kinds: Collection[DeviceKind] | None) -> bool:
     return (capability is None or capability in dev.capabilities) and (kinds is None or dev.kind in kinds)
 
 
+def _name_words(dev: Device) -> set[str]:
+    out: set[str] = set()
+    for name in (dev.name, *dev.aliases):
+        out.update(WORD.findall(name.lower()))
+    return out
+
+
+def of_class(devices: Iterable[Device], kind: DeviceKind, spoken: str | None) -> list[Device]:
+    """The devices a class word means: of its kind or named with it ("the fan" is the ceiling fan and the bathroom
+    fan switch, never the ceiling light); a specific word ("blinds") keeps only what is named so, when anything is."""
+    said = _BY_WORD.get(spoken or "")
+    words = said if said is not None and said.kind == kind else _GENERIC.get(kind)
+    pool = list(devices)
+    if words is None:
+        return [d for d in pool if d.kind == kind]
+    named = [d for d in pool if _name_words(d) & words.words]
+    if not words.generic:
+        same_kind = [d for d in named if d.kind == kind]
+        return same_kind or named or [d for d in pool if d.kind == kind]
+    named_ids = {d.id for d in named}
+    return [d for d in pool if d.kind == kind or d.id in named_ids]
+
+
+def spoken_class(call: IntentCall) -> tuple[DeviceKind, str | None] | None:
+    """The class of device said: the NLU's device_class, or a class word in the text it did not tag."""
+    if call.slots.get("device_class"):
+        kind = DeviceKind(call.slots["device_class"])
+        for e in call.nlu.entities:
+            if e.entity == "device_class":
+                said = WORD.findall((e.text or "").lower())
+                return kind, said[-1] if said else None
+        return kind, None
+    if call.slots.get("device") or call.slots.get("device_options"):
+        return None
+    words = WORD.findall(call.text.lower())
+    for k in range(1, len(words)):  # never the first word ("switch off...", "light up...")
+        cls = _BY_WORD.get(words[k])
+        if cls is not None and words[k - 1] not in {"to", "please", "and", "you", "i", "we", "then"}:
+            return cls.kind, words[k]
+    return None
+
+
+def scoped(call: IntentCall, capability: Capability | None) -> list[Device]:
+    """Devices with the capability in the room or on the floor the user named, else in the whole home."""
+    home = call.home
+    area = call.slots.get("area")
+    if area:
+        return home.find(area=area, capability=capability)
+    floor = floor_in(home, call.text)
+    pool = home.find(capability=capability)
+    if floor:
+        return [d for d in pool if d.area in home.areas and home.areas[d.area].floor == floor]
+    return pool
+
+
 def _which(noun: str, devices: list[Device]) -> Ask:
     if len(devices) <= MAX_LISTED:
         names = join_names((the(d) for d in devices), "or")
         return Ask(f"Which {noun}: {names}?", "device", [d.id for d in devices])
+    if noun == "device":
+        return Ask("Which device do you mean?", "device")
     return Ask(f"Which room is the {noun} in?", "area")
+
+
+def unknown_mention(call: IntentCall) -> str | None:
+    """A name the user said that matches nothing in the home ("turn on the sauna" -> "sauna"), if any."""
+    text = call.text.lower()
+    covered = [(e.start, e.end) for e in call.nlu.entities]
+    if covered:
+        chars = list(text)
+        for start, end in covered:
+            chars[start:end] = " " * (end - start)
+        text = "".join(chars)
+    words = WORD.findall(text)
+    for k, w in enumerate(words):
+        if w not in _ARTICLES:
+            continue
+        name: list[str] = []
+        for nxt in words[k + 1 :]:
+            if nxt in _NAME_ENDS:
+                break
+            name.append(nxt)
+        if name and not (set(name) & NOT_NAMES) and not all(n in _BY_WORD for n in name):
+            return " ".join(name)
+    return None
+
+
+def unknown(home: Home, mention: str) -> Done:
+    """ "I don't know a device called sauna", with the closest names the home has."""
+    speech = f"I don't know a device called {mention}."
+    names: dict[str, str] = {}
+    if len(home.devices) <= SUGGEST_LIMIT:
+        for entry in home.devices.values():
+            for name in (entry.device.name, *entry.device.aliases):
+                names.setdefault(name.lower(), entry.device.name)
+        close = difflib.get_close_matches(mention.lower(), list(names), n=MAX_SUGGESTED * 2, cutoff=0.6)
+        suggested = list(dict.fromkeys(names[c] for c in close))[:MAX_SUGGESTED]
+        if suggested:
+            speech += f" The closest I know: {join_names((f'the {n}' for n in suggested), 'or')}."
+    return Done(
+        Reply(speech, ReplyKind.ERROR, error_code=str(ErrorCode.UNKNOWN_DEVICE), card={"unknown": mention}),
+        undoable=False,
+    )
 
 
 def resolve(
@@ -44,11 +220,25 @@ def resolve(
     kinds: Collection[DeviceKind] | None = None,
     noun: str = "device",
     area_kinds: Collection[DeviceKind] | None = None,
-) -> list[Device] | Ask:
-    """The devices this call means, or the question to ask. `area_kinds`: what a bare room name means."""
+) -> list[Device] | Ask | Done:
+    """The devices this call means, the question to ask, or the plain answer that the name is unknown.
+
+    `area_kinds`: what a bare room name means ("turn off the kitchen": its lights first)."""
     home, slots = call.home, call.slots
-    area = slots.get("area") or call.turn.area
-    explicit_area = slots.get("area")
+    words = words_of(call)
+    everywhere = _has_any(words, HOME_WIDE)
+    explicit_area: str | None = slots.get("area")
+    floor = None if explicit_area else floor_in(home, call.text)
+    area = explicit_area or (None if everywhere or floor else call.turn.area)
+    scoped = bool(explicit_area or floor)
+
+    def in_scope(devices: Iterable[Device], where: str | None = area) -> list[Device]:
+        if where:
+            return [d for d in devices if d.area == where]
+        if floor:
+            return [d for d in devices if d.area in home.areas and home.areas[d.area].floor == floor]
+        return list(devices)
+
     # 1. devices named outright
     if slots.get("device"):
         return [home.device(d) for d in slots["device"] if d in home.devices]
@@ -56,39 +246,50 @@ def resolve(
     options = [home.device(d) for d in slots.get("device_options", []) if d in home.devices]
     if options:
         fitting = [d for d in options if _fits(d, capability, kinds)] or options
-        if area:
-            local = [d for d in fitting if d.area == area]
-            fitting = local or fitting
+        fitting = in_scope(fitting) or fitting
         if len(fitting) == 1 or says_all(call):
             return fitting
         return _which(str(slots.get("device_mention") or noun), fitting)
-    # 3. a class of device ("the lights"), in a room or everywhere
-    if slots.get("device_class"):
-        kind = DeviceKind(slots["device_class"])
-        found = [d for d in home.find(area=area, kind=kind) if _fits(d, capability, None)]
-        if explicit_area and not found:
+    # 3. a class of device ("the lights", "the fan in the bedroom"), in a room, on a floor or everywhere
+    cls = spoken_class(call)
+    if cls is not None:
+        kind, spoken = cls
+        pool = home.find(area=area) if area else home.find()
+        found = [d for d in of_class(in_scope(pool), kind, spoken) if _fits(d, capability, None)]
+        if scoped and not found:
             return []
-        if not found and area and not explicit_area:
-            found = [d for d in home.find(kind=kind) if _fits(d, capability, None)]
+        if not found and area:  # nothing of that class in the satellite's room: look everywhere
+            found = [d for d in of_class(home.find(), kind, spoken) if _fits(d, capability, None)]
             area = None
-        if area or len(found) <= 1 or says_all(call):
+        if area or scoped or everywhere or len(found) <= 1 or says_all(call):
             return found
         return _which(KIND_NOUN.get(kind, noun), found)
-    # 4. just a room ("turn off the kitchen")
-    if explicit_area:
+    # 4. everything that can do it, in a room, on a floor or in the whole home (never widened to other kinds)
+    if _has_any(words, EVERYTHING):
+        where = explicit_area or (None if everywhere or floor else call.turn.area)
+        return [
+            d for d in in_scope(home.find(area=where) if where else home.find(), where) if _fits(d, capability, None)
+        ]
+    # 5. just a room or a floor ("turn off the kitchen", "turn off upstairs")
+    if scoped:
+        pool = home.find(area=explicit_area) if explicit_area else in_scope(home.find())
         for group in (area_kinds, kinds, None):
-            found = [d for d in home.find(area=explicit_area) if _fits(d, capability, group)]
+            found = [d for d in pool if _fits(d, capability, group)]
             if found:
                 return found
         return []
-    # 5. "it", "them", or no target: what the conversation was about
+    # 6. a name the home does not have
+    mention = unknown_mention(call)
+    if mention is not None:
+        return unknown(home, mention)
+    # 7. "it", "them", or no target: what the conversation was about
     context = [home.device(d) for d in call.conversation.last_devices if d in home.devices]
     context = [d for d in context if _fits(d, capability, kinds)]
     if context:
         return context
-    # 6. the only device that can do it, or what is in the satellite's room
+    # 8. the only device that can do it, or what is in the satellite's room
     able = [d for d in home.find(capability=capability) if _fits(d, None, kinds)]
-    if len(able) == 1:
+    if len(able) == 1 or (everywhere and able):
         return able
     if area:
         local = [d for d in able if d.area == area and (area_kinds is None or d.kind in area_kinds)]
