@@ -265,7 +265,7 @@ PART_WORDS = frozenset({"bit", "little", "slightly", "partly", "partially", "tou
 
 
 class CoverHandler(IntentHandler):
-    slots = (*TARGET_SLOTS, Slot("brightness", SlotType.PERCENT))
+    slots = (*TARGET_SLOTS, Slot("position", SlotType.PERCENT))
     open: ClassVar[bool]
 
     async def handle(self, call: IntentCall) -> Outcome:
@@ -277,8 +277,8 @@ class CoverHandler(IntentHandler):
         if self.open and not call.confirmed and any(risky_to_open(d) for d in found):
             return Confirm(f"Are you sure you want to open {join_names(the(d) for d in found)}?")
         said = set(WORD.findall(call.text.lower()))
-        percent = call.slots.get("brightness")
-        if percent is not None:  # "open the blinds to 30 percent"
+        percent = call.slots.get("position")
+        if percent is not None:  # "open the blinds to 30 percent", "halfway", "a quarter"
             return await change(call, found, POSITION, 1 if self.open else -1, to=percent)
         if said & HALF_WORDS:
             return await change(call, found, POSITION, 1 if self.open else -1, to=50)

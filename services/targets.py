@@ -141,8 +141,12 @@ def spoken_class(call: IntentCall) -> tuple[DeviceKind, str | None] | None:
                 said = WORD.findall((e.text or "").lower())
                 return kind, said[-1] if said else None
         return kind, None
-    if call.slots.get("device") or call.slots.get("device_options"):
+    if call.slots.get("device"):
         return None
+    if call.slots.get("device_options"):  # "the light in the office": a class word that is also part of names
+        said = WORD.findall(str(call.slots.get("device_mention") or "").lower())
+        cls = _BY_WORD.get(said[-1]) if len(said) == 1 else None
+        return (cls.kind, said[-1]) if cls is not None else None
     words = WORD.findall(call.text.lower())
     for k in range(1, len(words)):  # never the first word ("switch off...", "light up...")
         cls = _BY_WORD.get(words[k])
@@ -244,14 +248,16 @@ def resolve(
         return [home.device(d) for d in slots["device"] if d in home.devices]
     # 2. a mention that fits several devices ("the lamp")
     options = [home.device(d) for d in slots.get("device_options", []) if d in home.devices]
+    cls = spoken_class(call)
     if options:
         fitting = [d for d in options if _fits(d, capability, kinds)] or options
-        fitting = in_scope(fitting) or fitting
-        if len(fitting) == 1 or says_all(call):
-            return fitting
-        return _which(str(slots.get("device_mention") or noun), fitting)
+        local = in_scope(fitting)
+        if not (cls is not None and scoped and not local):  # else: a class word in a room none of them is in
+            fitting = local or fitting
+            if len(fitting) == 1 or says_all(call):
+                return fitting
+            return _which(str(slots.get("device_mention") or noun), fitting)
     # 3. a class of device ("the lights", "the fan in the bedroom"), in a room, on a floor or everywhere
-    cls = spoken_class(call)
     if cls is not None:
         kind, spoken = cls
         pool = home.find(area=area) if area else home.find()
