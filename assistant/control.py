@@ -9,12 +9,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.bus import BusEvent, EventBus
-from assistant.devices import Command, CommandName, Device, DeviceAdapter, DeviceState, StateUpdate
+from assistant.devices import (
+    READINGS,
+    SETTABLE,
+    Command,
+    CommandName,
+    Device,
+    DeviceAdapter,
+    StateUpdate,
+)
 from assistant.errors import DeviceError, ErrorCode, HearthError
 from assistant.eventlog import EventType, append_op
-from assistant.registry import DeviceEntry, Home, Registry, WriteOp
-from assistant.store import Store
+from assistant.registry import DeviceEntry, Home, Registry
+from assistant.store import Change, Store
 from assistant.turn import ActionTaken
+from assistant.validation import check_text
 
 LOG = logging.getLogger(__name__)
 
@@ -65,12 +74,56 @@ def validate_command(device: Device, command: Command) -> Command:
             color = p.get("color")
             if not isinstance(color, str) or not color.strip() or len(color) > 40:
                 raise HearthError(ErrorCode.VALIDATION, "Colour needs a colour name in params.color.")
-            return Command(command.name, {"color": color.strip().lower()})
+            return Command(command.name, {"color": check_text(color.strip().lower(), "params.color")})
         case CommandName.RESTORE:
-            if not isinstance(p.get("state"), dict):
-                raise HearthError(ErrorCode.VALIDATION, "Restore needs a state object in params.state.")
-            return Command(command.name, {"state": DeviceState.from_dict(p["state"]).to_dict()})
+            return Command(command.name, {"state": validate_state(device, p.get("state"))})
     return Command(command.name, {})
+
+
+def _boolean(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise HearthError(ErrorCode.VALIDATION, f"state.{key} must be true or false.", {"param": f"state.{key}"})
+    return value
+
+
+def validate_state(device: Device, raw: Any) -> dict[str, Any]:
+    """A state to put on a device (restore, scenes, undo): every field one the device can set, of the right type,
+    within its range; sensor readings are refused. Returned normalised, ready to store."""
+    if not isinstance(raw, dict):
+        raise HearthError(ErrorCode.VALIDATION, "Restore needs a state object in params.state.", {"param": "state"})
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in READINGS:
+            raise HearthError(
+                ErrorCode.VALIDATION,
+                f"state.{key} is a sensor reading; it cannot be set.",
+                {"param": f"state.{key}"},
+            )
+        cap = SETTABLE.get(key)
+        if cap is None:
+            raise HearthError(ErrorCode.VALIDATION, f"state.{key} is not a device state field.", {"param": key})
+        if cap not in device.capabilities:
+            raise HearthError(
+                ErrorCode.UNSUPPORTED_COMMAND,
+                f"The {device.name} has no {key.replace('_', ' ')}.",
+                {"device": device.id, "param": f"state.{key}"},
+            )
+        match key:
+            case "on" | "locked":
+                out[key] = _boolean(value, key)
+            case "brightness":
+                out[key] = round(_number({key: value}, key, 0, 100, "Brightness"))
+            case "position":
+                out[key] = round(_number({key: value}, key, 0, 100, "Position"))
+            case "color_temp":
+                out[key] = round(_number({key: value}, key, 1500, 9000, "Colour temperature"))
+            case "target_temperature":
+                out[key] = round(_number({key: value}, key, 5, 35, "Temperature"), 1)
+            case "color":
+                if not isinstance(value, str) or not value.strip() or len(value) > 40:
+                    raise HearthError(ErrorCode.VALIDATION, "state.color must be a colour name.", {"param": key})
+                out[key] = check_text(value.strip().lower(), "state.color")
+    return out
 
 
 @dataclass(slots=True)
@@ -127,7 +180,7 @@ class DeviceControl:
         return adapter
 
     async def execute(self, home: Home, commands: Sequence[tuple[Device, Command]]) -> Outcome:
-        """Run commands concurrently; update the registry in memory. The caller commits `persist_ops`."""
+        """Run commands concurrently. Nothing is recorded yet: the caller commits `record(...)` of the actions."""
         outcome = Outcome()
         if not commands:
             return outcome
@@ -173,16 +226,42 @@ class DeviceControl:
                 f"The {device.name} did not answer in time.",
                 {"device": device.id},
             ) from None
-        entry.state = after
-        return ActionTaken(device.id, command, before, after)
+        return ActionTaken(device.id, command, before, after)  # the registry learns `after` once it is committed
 
-    def persist_ops(self, home: Home, actions: Sequence[ActionTaken], **meta: Any) -> list[WriteOp]:
-        """Ops that make the actions durable: one command event and the new state for each."""
-        ops: list[WriteOp] = []
+    def record(self, home: Home, actions: Sequence[ActionTaken], **meta: Any) -> Change:
+        """The staged change that makes the actions durable (one command event and the new state for each); once
+        committed, the registry takes the new states and live subscribers hear of them."""
+        change = Change()
         for action in actions:
-            ops.append(append_op(home.id, EventType.COMMAND, {**action.to_dict(), **meta}))
-            ops.append(self.registry.state_op(home.id, action.device_id, action.after, True))
-        return ops
+            change.write(append_op(home.id, EventType.COMMAND, {**action.to_dict(), **meta}))
+            change.add(self.registry.set_state(home.id, action.device_id, action.after, True))
+        if actions:
+            ids = [a.device_id for a in actions]
+            change.then(lambda: self.publish(home, ids))
+        return change
+
+    async def revert(self, home: Home, actions: Sequence[ActionTaken]) -> None:
+        """Best effort after a failed commit: put the devices back as they were, so that the world matches what
+        is recorded (nothing was recorded, so nothing is published)."""
+        for action in actions:
+            entry = home.devices.get(action.device_id)
+            if entry is None:
+                continue
+            try:
+                async with asyncio.timeout(COMMAND_TIMEOUT_S):
+                    await self.adapter_for(entry.device).command(
+                        entry.device, Command(CommandName.RESTORE, {"state": action.before.to_dict()})
+                    )
+            except Exception:
+                LOG.exception("could not put %s back after a failed commit", action.device_id)
+
+    async def commit_actions(self, home: Home, actions: Sequence[ActionTaken], change: Change) -> list[Any]:
+        """Commit `change` (which records `actions`); if that fails, revert the devices and re-raise."""
+        try:
+            return await self.store.commit(change)
+        except BaseException:
+            await self.revert(home, actions)
+            raise
 
     def publish(self, home: Home, device_ids: Sequence[str]) -> None:
         """Tell live subscribers the new state of these devices (after it is committed)."""
@@ -211,8 +290,12 @@ class DeviceControl:
         outcome = await self.execute(home, [(device, command)])
         if outcome.failures:
             raise outcome.failures[0][1]
-        await self.store.write(*self.persist_ops(home, outcome.actions, **meta))
-        self.publish(home, [device_id])
+        try:
+            change = self.record(home, outcome.actions, **meta)
+        except BaseException:
+            await self.revert(home, outcome.actions)
+            raise
+        await self.commit_actions(home, outcome.actions, change)
         return outcome.actions[0]
 
     async def on_update(self, update: StateUpdate) -> None:
@@ -222,18 +305,18 @@ class DeviceControl:
             return
         entry = home.devices[update.device_id]
         changed_availability = entry.available != update.available
-        ops = [self.registry.set_state(home.id, update.device_id, update.state, update.available)]
+        change = self.registry.set_state(home.id, update.device_id, update.state, update.available)
         data = {
             "device_id": update.device_id,
             "state": update.state.to_dict(),
             "available": update.available,
         }
-        ops.append(
+        change.write(
             append_op(
                 home.id,
                 EventType.AVAILABILITY if changed_availability else EventType.STATE_CHANGED,
                 data,
             )
         )
-        await self.store.write(*ops)
-        self.publish(home, [update.device_id])
+        change.then(lambda: self.publish(home, [update.device_id]))
+        await self.store.commit(change)

@@ -9,8 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.registry import WriteOp
-from assistant.store import Store, dumps
+from assistant.store import Store, WriteOp, dumps
 from assistant.turn import ActionTaken
 
 PENDING_TTL_S = 300.0
@@ -154,6 +153,10 @@ class Conversations:
             "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
             row,
         )
+
+    def drop(self, state: ConversationState) -> None:
+        """Forget one cached state (its turn failed to commit: the store's copy is the truth)."""
+        self._cache.pop((state.home_id, state.user_id, state.id), None)
 
     def forget(self) -> None:
         """Drop the cache (the store stays the truth)."""

@@ -11,7 +11,7 @@ from assistant.auth import Auth
 from assistant.bus import EventBus
 from assistant.config import Config
 from assistant.control import DeviceControl
-from assistant.demo import DEMO_HOME_ID, DEMO_USER, demo_home_ops
+from assistant.demo import DEMO_HOME_ID, DEMO_USER, demo_home_change
 from assistant.devices import DeviceAdapter
 from assistant.dialogue import DialogueManager
 from assistant.eventlog import EventLog
@@ -78,7 +78,7 @@ class Core:
 
     async def seed_demo(self, home_id: str = DEMO_HOME_ID, name: str | None = None, user: str = DEMO_USER) -> str:
         """Create a demo home (and its user); return the user id. Works before and after start."""
-        self.store.write_sync(*demo_home_ops(self.registry, home_id, name or self.config.home_name))
+        self.store.commit_sync(demo_home_change(self.registry, home_id, name or self.config.home_name))
         LOG.info("created the demo home %r", home_id)
         if self.started:
             await self.control.attach(self.registry.home(home_id).devices.values())

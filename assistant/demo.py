@@ -6,7 +6,8 @@ from typing import Any
 
 from assistant.devices import Capability as C
 from assistant.devices import Device, DeviceKind, DeviceState
-from assistant.registry import Area, Floor, Registry, Scene, WriteOp
+from assistant.registry import Area, Floor, Registry, Scene
+from assistant.store import Change
 
 DEMO_HOME_ID = "demo"
 DEMO_USER = "demo"
@@ -89,19 +90,22 @@ SCENES: list[tuple[str, str, dict[str, dict[str, Any]]]] = [
 ]  # fmt: skip
 
 
-def demo_home_ops(registry: Registry, home_id: str = DEMO_HOME_ID, name: str = "Demo home") -> list[WriteOp]:
-    """Create the demo home in the registry; return the ops that make it durable."""
-    home, ops = registry.create_home(home_id, name)
-    for floor_id, floor_name, aliases in FLOORS:
-        ops += registry.put_floor(home, Floor(floor_id, floor_name, aliases))
-    for area_id, area_name, aliases in AREAS:
-        ops += registry.put_area(home, Area(area_id, area_name, aliases, AREA_FLOORS.get(area_id)))
-    for dev_id, dev_name, kind, area, caps, aliases, state in DEVICES:
-        device = Device(home_id, dev_id, dev_name, kind, area, caps, "virtual", aliases, f"virtual:{dev_id}")
-        ops += registry.put_device(device, DeviceState.from_dict(state))
-    for scene_id, scene_name, states in SCENES:
-        ops += registry.put_scene(
-            home,
-            Scene(scene_id, scene_name, {k: DeviceState.from_dict(v) for k, v in states.items()}),
-        )
-    return ops
+def demo_home_change(registry: Registry, home_id: str = DEMO_HOME_ID, name: str = "Demo home") -> Change:
+    """The demo home, staged as one change (it appears in the registry once committed)."""
+    return registry.create_home(
+        home_id,
+        name,
+        floors=[Floor(floor_id, floor_name, aliases) for floor_id, floor_name, aliases in FLOORS],
+        areas=[Area(area_id, area_name, aliases, AREA_FLOORS.get(area_id)) for area_id, area_name, aliases in AREAS],
+        devices=[
+            (
+                Device(home_id, dev_id, dev_name, kind, area, caps, "virtual", aliases, f"virtual:{dev_id}"),
+                DeviceState.from_dict(state),
+            )
+            for dev_id, dev_name, kind, area, caps, aliases, state in DEVICES
+        ],
+        scenes=[
+            Scene(scene_id, scene_name, {k: DeviceState.from_dict(v) for k, v in states.items()})
+            for scene_id, scene_name, states in SCENES
+        ],
+    )

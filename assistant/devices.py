@@ -104,6 +104,24 @@ class DeviceState:
 
 _STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(DeviceState))
 
+# The state fields a command may set, with the capability each needs. Readings (current_temperature, humidity,
+# motion) are what sensors report: no client sets them.
+SETTABLE: dict[str, Capability] = {
+    "on": Capability.ON_OFF,
+    "brightness": Capability.BRIGHTNESS,
+    "color": Capability.COLOR,
+    "color_temp": Capability.COLOR_TEMP,
+    "target_temperature": Capability.SETPOINT,
+    "locked": Capability.LOCK,
+    "position": Capability.POSITION,
+}
+READINGS = frozenset(_STATE_FIELDS) - SETTABLE.keys()
+
+
+def settable_state(device: Device, state: DeviceState) -> dict[str, Any]:
+    """The part of a state that a restore may put back on this device (no readings, only its capabilities)."""
+    return {k: v for k, v in state.to_dict().items() if k in SETTABLE and SETTABLE[k] in device.capabilities}
+
 
 @dataclass(frozen=True, slots=True)
 class Device:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.bus import BusEvent
 from assistant.conversation import Conversations, ConversationState, Pending
-from assistant.devices import Command, CommandName
+from assistant.devices import Command, CommandName, settable_state
 from assistant.errors import ErrorCode, HearthError
 from assistant.eventlog import EventType, append_op
 from assistant.intents import (
@@ -28,7 +28,8 @@ from assistant.intents import (
 from assistant.nlu.numbers import find_numbers
 from assistant.nlu.result import FALLBACK_INTENT, Entity, NluResult
 from assistant.nlu.text import tokenize
-from assistant.registry import Home, WriteOp
+from assistant.registry import Home
+from assistant.store import Change
 from assistant.turn import Reply, ReplyKind, Turn
 
 if TYPE_CHECKING:
@@ -310,7 +311,9 @@ class DialogueManager:
         for action in reversed(group):
             entry = home.devices.get(action.device_id)
             if entry is not None:
-                commands.append((entry.device, Command(CommandName.RESTORE, {"state": action.before.to_dict()})))
+                commands.append(
+                    (entry.device, Command(CommandName.RESTORE, {"state": settable_state(entry.device, action.before)}))
+                )
         outcome = await self.core.control.execute(home, commands)
         names = join_names(f"the {home.devices[a.device_id].device.name}" for a in outcome.actions)
         if outcome.failures and not outcome.actions:
@@ -359,35 +362,53 @@ class DialogueManager:
         outcome: Outcome,
     ) -> None:
         conv.turns += 1
+        try:
+            change = self._stage(turn, nlu, home, conv, reply, outcome)
+        except BaseException:
+            await self.core.control.revert(home, reply.actions)
+            self.conversations.drop(conv)
+            raise
+        try:
+            await self.core.control.commit_actions(home, reply.actions, change)
+        except BaseException:
+            # Nothing of this turn is kept: the devices were put back, and the conversation is read again from the
+            # store next time.
+            self.conversations.drop(conv)
+            raise
+
+    def _stage(
+        self,
+        turn: Turn,
+        nlu: NluResult,
+        home: Home,
+        conv: ConversationState,
+        reply: Reply,
+        outcome: Outcome,
+    ) -> Change:
+        """Everything a turn changes, as one staged change: device states and events, the handler's own changes,
+        the conversation state, the transcript; live events once committed."""
         meta = {"user_id": turn.user_id, "conversation_id": conv.id, "channel": turn.channel}
-        ops: list[WriteOp] = list(self.core.control.persist_ops(home, reply.actions, **meta))
+        change = self.core.control.record(home, reply.actions, **meta)
         if isinstance(outcome, Done):
-            ops.extend(outcome.ops)
-        ops.append(self.conversations.save_op(conv))
+            change.write(*outcome.ops).add(*outcome.changes)
+        change.write(self.conversations.save_op(conv))
         row = (
             turn.home_id, turn.user_id, conv.id, time.time(), turn.channel,
             turn.text if self.core.config.store.retention_days > 0 else None,
             nlu.intent.name, reply.speech, str(reply.kind),
         )  # fmt: skip
-        ops.append(
+        change.write(
             lambda c: c.execute(
                 "INSERT INTO turns (home_id, user_id, conversation_id, ts, channel, text, intent, reply, reply_kind) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
         )
-        await self.core.store.write(*ops)
-        self.core.control.publish(home, [a.device_id for a in reply.actions])
         if self.core.bus.subscribers(home.id):
-            self.core.bus.publish(
-                BusEvent(
-                    home.id,
-                    "conversation.reply",
-                    {
-                        "conversation_id": conv.id,
-                        "channel": turn.channel,
-                        "text": turn.text,
-                        "reply": reply.to_dict(),
-                    },
-                )
+            event = BusEvent(
+                home.id,
+                "conversation.reply",
+                {"conversation_id": conv.id, "channel": turn.channel, "text": turn.text, "reply": reply.to_dict()},
             )
+            change.then(lambda: self.core.bus.publish(event))
+        return change

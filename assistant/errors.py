@@ -12,6 +12,7 @@ class ErrorCode(StrEnum):
 
     BAD_REQUEST = "bad_request"
     INVALID_JSON = "invalid_json"
+    INVALID_TEXT = "invalid_text"
     VALIDATION = "validation_error"
     BODY_TOO_LARGE = "body_too_large"
     UNSUPPORTED_MEDIA = "unsupported_media_type"
@@ -38,6 +39,7 @@ class ErrorCode(StrEnum):
 _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.BAD_REQUEST: 400,
     ErrorCode.INVALID_JSON: 400,
+    ErrorCode.INVALID_TEXT: 400,
     ErrorCode.VALIDATION: 422,
     ErrorCode.BODY_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA: 415,

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from assistant import schemas
+from assistant.control import validate_state
 from assistant.core import Core
 from assistant.devices import DeviceState
 from assistant.errors import ErrorCode, HearthError
@@ -15,14 +16,6 @@ from assistant.eventlog import EventType, append_op
 from assistant.http import CORE_KEY, json_ok, principal, read_json
 from assistant.openapi import _json, _op, register_paths
 from assistant.registry import Area, Floor, Home, Scene
-
-# Limits a scene's stored states must respect (the same ones commands are held to).
-STATE_LIMITS: dict[str, tuple[float, float]] = {
-    "brightness": (0, 100),
-    "position": (0, 100),
-    "target_temperature": (5, 35),
-    "color_temp": (1500, 9000),
-}
 
 
 def _home(request: web.Request) -> tuple[Core, Home]:
@@ -71,14 +64,11 @@ def scene_states(home: Home, raw: dict[str, dict[str, Any]]) -> dict[str, Device
                 f"states: there is no device called {device_id!r}.",
                 {"field": f"states.{device_id}"},
             )
-        for key, (low, high) in STATE_LIMITS.items():
-            if key in values and not low <= values[key] <= high:
-                raise HearthError(
-                    ErrorCode.VALIDATION,
-                    f"states.{device_id}.{key} must be between {low:g} and {high:g}.",
-                    {"field": f"states.{device_id}.{key}"},
-                )
-        out[device_id] = DeviceState.from_dict(values)
+        try:
+            out[device_id] = DeviceState.from_dict(validate_state(home.devices[device_id].device, values))
+        except HearthError as err:  # name the scene's field
+            where = f"states.{device_id}"
+            raise HearthError(err.code, f"{where}: {err.message}", {"field": where}) from None
     return out
 
 
@@ -93,9 +83,9 @@ async def create_floor(request: web.Request) -> web.Response:
     if body["id"] in home.floors:
         raise HearthError(ErrorCode.CONFLICT, f"A floor with id {body['id']!r} exists.", {"floor": body["id"]})
     floor = Floor(body["id"], _clean(body["name"]), _aliases(body.get("aliases", [])))
-    ops = core.registry.put_floor(home, floor)
-    ops.append(append_op(home.id, EventType.FLOOR_UPDATED, {"created": True, **floor.to_dict()}))
-    await core.store.write(*ops)
+    change = core.registry.put_floor(home, floor)
+    change.write(append_op(home.id, EventType.FLOOR_UPDATED, {"created": True, **floor.to_dict()}))
+    await core.store.commit(change)
     return json_ok(floor.to_dict(), status=201)
 
 
@@ -108,18 +98,18 @@ async def update_floor(request: web.Request) -> web.Response:
         name=_clean(body.get("name", floor.name)),
         aliases=_aliases(body["aliases"]) if "aliases" in body else floor.aliases,
     )
-    ops = core.registry.put_floor(home, updated)
-    ops.append(append_op(home.id, EventType.FLOOR_UPDATED, updated.to_dict()))
-    await core.store.write(*ops)
+    change = core.registry.put_floor(home, updated)
+    change.write(append_op(home.id, EventType.FLOOR_UPDATED, updated.to_dict()))
+    await core.store.commit(change)
     return json_ok(updated.to_dict())
 
 
 async def delete_floor(request: web.Request) -> web.Response:
     core, home = _home(request)
     floor = _floor(home, request.match_info["floor_id"])
-    ops = core.registry.delete_floor(home, floor.id)
-    ops.append(append_op(home.id, EventType.FLOOR_UPDATED, {"id": floor.id, "deleted": True}))
-    await core.store.write(*ops)
+    change = core.registry.delete_floor(home, floor.id)
+    change.write(append_op(home.id, EventType.FLOOR_UPDATED, {"id": floor.id, "deleted": True}))
+    await core.store.commit(change)
     return web.Response(status=204)
 
 
@@ -130,9 +120,9 @@ async def create_area(request: web.Request) -> web.Response:
         raise HearthError(ErrorCode.CONFLICT, f"An area with id {body['id']!r} exists.", {"area": body["id"]})
     _check_floor_ref(home, body.get("floor"))
     area = Area(body["id"], _clean(body["name"]), _aliases(body.get("aliases", [])), body.get("floor"))
-    ops = core.registry.put_area(home, area)
-    ops.append(append_op(home.id, EventType.AREA_UPDATED, {"created": True, **area.to_dict()}))
-    await core.store.write(*ops)
+    change = core.registry.put_area(home, area)
+    change.write(append_op(home.id, EventType.AREA_UPDATED, {"created": True, **area.to_dict()}))
+    await core.store.commit(change)
     return json_ok(area.to_dict(), status=201)
 
 
@@ -155,9 +145,9 @@ async def update_area(request: web.Request) -> web.Response:
     )
     if "name" in body and "aliases" not in body and updated.name.lower() != area.name.lower():
         updated.aliases = _aliases([*area.aliases, area.name])  # the old name keeps working
-    ops = core.registry.put_area(home, updated)
-    ops.append(append_op(home.id, EventType.AREA_UPDATED, updated.to_dict()))
-    await core.store.write(*ops)
+    change = core.registry.put_area(home, updated)
+    change.write(append_op(home.id, EventType.AREA_UPDATED, updated.to_dict()))
+    await core.store.commit(change)
     return json_ok(updated.to_dict())
 
 
@@ -171,9 +161,9 @@ async def delete_area(request: web.Request) -> web.Response:
             f"The {area.name} still has {len(inside)} device{'s' if len(inside) != 1 else ''}; move them first.",
             {"area": area.id, "devices": [d.id for d in inside[:20]]},
         )
-    ops = core.registry.delete_area(home, area.id)
-    ops.append(append_op(home.id, EventType.AREA_UPDATED, {"id": area.id, "deleted": True}))
-    await core.store.write(*ops)
+    change = core.registry.delete_area(home, area.id)
+    change.write(append_op(home.id, EventType.AREA_UPDATED, {"id": area.id, "deleted": True}))
+    await core.store.commit(change)
     return web.Response(status=204)
 
 
@@ -183,9 +173,9 @@ async def create_scene(request: web.Request) -> web.Response:
     if body["id"] in home.scenes:
         raise HearthError(ErrorCode.CONFLICT, f"A scene with id {body['id']!r} exists.", {"scene": body["id"]})
     scene = Scene(body["id"], _clean(body["name"]), scene_states(home, body["states"]))
-    ops = core.registry.put_scene(home, scene)
-    ops.append(append_op(home.id, EventType.SCENE_UPDATED, {"created": True, "id": scene.id, "name": scene.name}))
-    await core.store.write(*ops)
+    change = core.registry.put_scene(home, scene)
+    change.write(append_op(home.id, EventType.SCENE_UPDATED, {"created": True, "id": scene.id, "name": scene.name}))
+    await core.store.commit(change)
     return json_ok(scene.to_dict(), status=201)
 
 
@@ -200,18 +190,18 @@ async def update_scene(request: web.Request) -> web.Response:
     scene = _scene(home, request.match_info["scene_id"])
     states = scene_states(home, body["states"]) if "states" in body else scene.states
     updated = Scene(scene.id, _clean(body.get("name", scene.name)), states)
-    ops = core.registry.put_scene(home, updated)
-    ops.append(append_op(home.id, EventType.SCENE_UPDATED, {"id": scene.id, "name": updated.name}))
-    await core.store.write(*ops)
+    change = core.registry.put_scene(home, updated)
+    change.write(append_op(home.id, EventType.SCENE_UPDATED, {"id": scene.id, "name": updated.name}))
+    await core.store.commit(change)
     return json_ok(updated.to_dict())
 
 
 async def delete_scene(request: web.Request) -> web.Response:
     core, home = _home(request)
     scene = _scene(home, request.match_info["scene_id"])
-    ops = core.registry.delete_scene(home, scene.id)
-    ops.append(append_op(home.id, EventType.SCENE_UPDATED, {"id": scene.id, "deleted": True}))
-    await core.store.write(*ops)
+    change = core.registry.delete_scene(home, scene.id)
+    change.write(append_op(home.id, EventType.SCENE_UPDATED, {"id": scene.id, "deleted": True}))
+    await core.store.commit(change)
     return web.Response(status=204)
 
 

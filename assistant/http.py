@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,6 +17,7 @@ from assistant.auth import Principal
 from assistant.core import Core
 from assistant.errors import ErrorCode, HearthError
 from assistant.turn import Turn
+from assistant.validation import decode_json
 
 LOG = logging.getLogger(__name__)
 
@@ -79,19 +79,15 @@ async def read_body(request: web.Request, limit: int) -> bytes:
 
 def parse_json(raw: bytes | str, schema: dict[str, Any]) -> dict[str, Any]:
     """Decode and validate a JSON object; typed 400/422 errors with a clear message."""
-    try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    except UnicodeDecodeError:
-        raise HearthError(ErrorCode.INVALID_JSON, "The body is not UTF-8 text.") from None
-    if not text.strip():
+    if not raw.strip():
         raise HearthError(ErrorCode.INVALID_JSON, "The body is empty; a JSON object is required.")
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        msg = getattr(exc, "msg", "too deeply nested")
-        raise HearthError(ErrorCode.INVALID_JSON, f"The body is not valid JSON: {msg}.") from None
+    return check_schema(decode_json(raw), schema)
+
+
+def check_schema(data: Any, schema: dict[str, Any], what: str = "The body") -> dict[str, Any]:
+    """A decoded JSON object checked against a schema; typed 422 errors naming the field."""
     if not isinstance(data, dict):
-        raise HearthError(ErrorCode.VALIDATION, "The body must be a JSON object.")
+        raise HearthError(ErrorCode.VALIDATION, f"{what} must be a JSON object.")
     try:
         _compiled(schema)(data)
         return data

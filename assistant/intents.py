@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from assistant.devices import DeviceKind
 from assistant.errors import ErrorCode, HearthError
 from assistant.nlu.result import NluResult
-from assistant.registry import Home, WriteOp
+from assistant.registry import Home
+from assistant.store import Change, WriteOp
 from assistant.turn import Reply, Turn
 
 if TYPE_CHECKING:
@@ -69,10 +70,12 @@ class Confirm:
 
 @dataclass(slots=True)
 class Done:
-    """The handler finished: the reply, extra write ops to commit with the turn, and the devices now in context."""
+    """The handler finished: the reply, extra write ops and staged changes (registry edits) to commit with the turn,
+    and the devices now in context. Handlers never change memory themselves: staged changes apply after commit."""
 
     reply: Reply
     ops: list[WriteOp] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     context_devices: list[str] | None = None
     undoable: bool = True
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.devices import Capability, Device, DeviceKind, DeviceState
 from assistant.errors import DeviceError, ErrorCode, HearthError
 from assistant.nlu.engine import NamedThing, NameKind, NluEngine, Vocabulary
-from assistant.store import Store, dumps
-
-WriteOp = Callable[[sqlite3.Connection], Any]
+from assistant.store import Change, Store, WriteOp, dumps
+from assistant.validation import check_text
 
 
 @dataclass(slots=True)
@@ -221,119 +219,216 @@ class Registry:
         except KeyError:
             raise HearthError(ErrorCode.NOT_FOUND, "That home does not exist.", {"home": home_id}) from None
 
-    # -- changes (each returns the write ops; callers commit them, then the change is visible) -------------------
-    def create_home(self, home_id: str, name: str) -> tuple[Home, list[WriteOp]]:
+    # -- changes: each validates, then returns a staged Change; memory moves only when the store applies it -------
+    def create_home(
+        self,
+        home_id: str,
+        name: str,
+        areas: Iterable[Area] = (),
+        devices: Iterable[tuple[Device, DeviceState | None]] = (),
+        scenes: Iterable[Scene] = (),
+        floors: Iterable[Floor] = (),
+    ) -> Change:
+        """A new home with its floors, areas, devices and scenes, in one change (it appears whole, or not at all)."""
         if home_id in self.homes:
             raise HearthError(ErrorCode.VALIDATION, f"home {home_id!r} exists", {"home": home_id})
-        home = Home(home_id, name, self.nlu.new_vocabulary())
-        self.homes[home_id] = home
+        check_text(home_id, "home id")
+        check_text(name, "home name")
+        home = Home(home_id, name, self.nlu.new_vocabulary())  # detached: nobody sees it before the commit
         now = time.time()
-        return home, [lambda c: c.execute("INSERT INTO homes VALUES (?, ?, ?)", (home_id, name, now))]
+        change = Change().write(lambda c: c.execute("INSERT INTO homes VALUES (?, ?, ?)", (home_id, name, now)))
+        for floor in floors:
+            change.write(_floor_op(home.id, floor))
+            home.floors[floor.id] = floor
+        for area in areas:
+            change.write(_area_op(home, area))
+            home.areas[area.id] = area
+            home._index_area(area)
+        for dev, state in devices:
+            ops, entry = _device_ops(home, dev, state)
+            change.write(*ops)
+            home._put_entry(entry)
+        for scene in scenes:
+            change.write(_scene_op(home, scene))
+            home.scenes[scene.id] = scene
+            home._index_scene(scene)
 
-    def put_floor(self, home: Home, floor: Floor) -> list[WriteOp]:
-        home.floors[floor.id] = floor
-        row = (home.id, floor.id, floor.name, dumps(list(floor.aliases)))
-        return [
-            lambda c: c.execute(
-                "INSERT INTO floors (home_id, id, name, aliases) VALUES (?, ?, ?, ?) ON CONFLICT (home_id, id) "
-                "DO UPDATE SET name = excluded.name, aliases = excluded.aliases",
-                row,
-            )
-        ]
+        def publish() -> None:
+            self.homes[home_id] = home
 
-    def delete_floor(self, home: Home, floor_id: str) -> list[WriteOp]:
+        return change.then(publish)
+
+    def put_floor(self, home: Home, floor: Floor) -> Change:
+        op = _floor_op(home.id, floor)
+
+        def apply() -> None:
+            home.floors[floor.id] = floor
+
+        return Change([op], [apply])
+
+    def delete_floor(self, home: Home, floor_id: str) -> Change:
         """Forget a floor; its areas stay, on no floor."""
-        home.floors.pop(floor_id, None)
-        for area in home.areas.values():
-            if area.floor == floor_id:
-                area.floor = None
         key = (home.id, floor_id)
-        return [
-            lambda c: c.execute("UPDATE areas SET floor = NULL WHERE home_id = ? AND floor = ?", key),
-            lambda c: c.execute("DELETE FROM floors WHERE home_id = ? AND id = ?", key),
-        ]
 
-    def put_area(self, home: Home, area: Area) -> list[WriteOp]:
-        if area.floor is not None and area.floor not in home.floors:
-            raise HearthError(ErrorCode.VALIDATION, f"There is no floor called {area.floor!r}.", {"floor": area.floor})
-        home.areas[area.id] = area
-        home._index_area(area)
-        row = (home.id, area.id, area.name, dumps(list(area.aliases)), area.floor)
-        return [
-            lambda c: c.execute(
-                "INSERT INTO areas (home_id, id, name, aliases, floor) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (home_id, id) DO UPDATE SET name = excluded.name, aliases = excluded.aliases, "
-                "floor = excluded.floor",
-                row,
-            )
-        ]
+        def apply() -> None:
+            home.floors.pop(floor_id, None)
+            for area in home.areas.values():
+                if area.floor == floor_id:
+                    area.floor = None
 
-    def delete_area(self, home: Home, area_id: str) -> list[WriteOp]:
-        """Forget an area that holds no devices (callers check; devices never point at a missing area)."""
-        home.areas.pop(area_id, None)
-        home.vocabulary.remove(NameKind.AREA, area_id)
-        key = (home.id, area_id)
-        return [lambda c: c.execute("DELETE FROM areas WHERE home_id = ? AND id = ?", key)]
-
-    def delete_scene(self, home: Home, scene_id: str) -> list[WriteOp]:
-        home.scenes.pop(scene_id, None)
-        home.vocabulary.remove(NameKind.SCENE, scene_id)
-        key = (home.id, scene_id)
-        return [lambda c: c.execute("DELETE FROM scenes WHERE home_id = ? AND id = ?", key)]
-
-    def put_device(self, dev: Device, state: DeviceState | None = None) -> list[WriteOp]:
-        """Add or update a device (a rename is understood by the NLU at once)."""
-        home = self.home(dev.home_id)
-        if dev.area is not None and dev.area not in home.areas:
-            raise HearthError(ErrorCode.UNKNOWN_AREA, f"There is no area called {dev.area!r}.", {"area": dev.area})
-        old = home.devices.get(dev.id)
-        entry = DeviceEntry(dev, state or (old.state if old else DeviceState()), True, time.time())
-        if old:
-            entry.available = old.available
-        home._put_entry(entry)
-        row = (
-            dev.home_id, dev.id, dev.name, str(dev.kind), dev.area,
-            dumps(sorted(str(c) for c in dev.capabilities)), dev.adapter, dumps(list(dev.aliases)),
-            dev.address, time.time(),
-        )  # fmt: skip
-        ops: list[WriteOp] = [
-            lambda c: c.execute(
-                "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (home_id, id) DO UPDATE SET "
-                "name=excluded.name, kind=excluded.kind, area=excluded.area, capabilities=excluded.capabilities, "
-                "adapter=excluded.adapter, aliases=excluded.aliases, address=excluded.address",
-                row,
-            )
-        ]
-        ops.append(self.state_op(dev.home_id, dev.id, entry.state, entry.available))
-        return ops
-
-    def put_scene(self, home: Home, scene: Scene) -> list[WriteOp]:
-        home.scenes[scene.id] = scene
-        home._index_scene(scene)
-        row = (
-            home.id,
-            scene.id,
-            scene.name,
-            dumps({k: v.to_dict() for k, v in scene.states.items()}),
+        return Change(
+            [
+                lambda c: c.execute("UPDATE areas SET floor = NULL WHERE home_id = ? AND floor = ?", key),
+                lambda c: c.execute("DELETE FROM floors WHERE home_id = ? AND id = ?", key),
+            ],
+            [apply],
         )
-        return [lambda c: c.execute("INSERT OR REPLACE INTO scenes VALUES (?, ?, ?, ?)", row)]
 
-    def set_state(self, home_id: str, device_id: str, state: DeviceState, available: bool) -> WriteOp:
-        """Record a device's new state in memory; return the op that makes it durable."""
-        entry = self.home(home_id).entry(device_id)
-        entry.state = state
-        entry.available = available
-        entry.updated_at = time.time()
-        return self.state_op(home_id, device_id, state, available)
+    def put_area(self, home: Home, area: Area) -> Change:
+        op = _area_op(home, area)
+
+        def apply() -> None:
+            home.areas[area.id] = area
+            home._index_area(area)
+
+        return Change([op], [apply])
+
+    def delete_area(self, home: Home, area_id: str) -> Change:
+        """Forget an area that holds no devices (callers check; devices never point at a missing area)."""
+        key = (home.id, area_id)
+
+        def apply() -> None:
+            home.areas.pop(area_id, None)
+            home.vocabulary.remove(NameKind.AREA, area_id)
+
+        return Change([lambda c: c.execute("DELETE FROM areas WHERE home_id = ? AND id = ?", key)], [apply])
+
+    def delete_scene(self, home: Home, scene_id: str) -> Change:
+        key = (home.id, scene_id)
+
+        def apply() -> None:
+            home.scenes.pop(scene_id, None)
+            home.vocabulary.remove(NameKind.SCENE, scene_id)
+
+        return Change([lambda c: c.execute("DELETE FROM scenes WHERE home_id = ? AND id = ?", key)], [apply])
+
+    def put_device(self, dev: Device, state: DeviceState | None = None) -> Change:
+        """Add or update a device (a rename is understood by the NLU as soon as it is committed). A new device
+        starts in `state` (or empty); an existing one keeps its state unless `state` is given."""
+        home = self.home(dev.home_id)
+        ops, _ = _device_ops(home, dev, state)
+
+        def apply() -> None:
+            old = home.devices.get(dev.id)
+            entry = DeviceEntry(dev, state or (old.state if old else DeviceState()), True, time.time())
+            if old is not None:
+                entry.available = old.available
+            home._put_entry(entry)
+
+        return Change(ops, [apply])
+
+    def put_scene(self, home: Home, scene: Scene) -> Change:
+        op = _scene_op(home, scene)
+
+        def apply() -> None:
+            home.scenes[scene.id] = scene
+            home._index_scene(scene)
+
+        return Change([op], [apply])
+
+    def set_state(self, home_id: str, device_id: str, state: DeviceState, available: bool) -> Change:
+        """A device's new state and availability, applied to memory once it is durable."""
+        home = self.home(home_id)
+        home.entry(device_id)  # it must exist now
+        op = self.state_op(home_id, device_id, state, available)
+
+        def apply() -> None:
+            entry = home.devices.get(device_id)
+            if entry is not None:
+                entry.state = state
+                entry.available = available
+                entry.updated_at = time.time()
+
+        return Change([op], [apply])
 
     @staticmethod
     def state_op(home_id: str, device_id: str, state: DeviceState, available: bool) -> WriteOp:
-        row = (home_id, device_id, dumps(state.to_dict()), int(available), time.time())
+        row = (home_id, device_id, _dumps(state.to_dict(), "device state"), int(available), time.time())
         return lambda c: c.execute("INSERT OR REPLACE INTO device_state VALUES (?, ?, ?, ?, ?)", row)
 
     def all_devices(self) -> Iterable[DeviceEntry]:
         for home in self.homes.values():
             yield from home.devices.values()
+
+
+def _dumps(value: Any, what: str) -> str:
+    """JSON for the store, or a typed error before anything is staged (huge integers, bad text)."""
+    try:
+        return dumps(value)
+    except TypeError as exc:
+        raise HearthError(ErrorCode.VALIDATION, f"The {what} cannot be stored: {exc}.") from None
+
+
+def _floor_op(home_id: str, floor: Floor) -> WriteOp:
+    for value in (floor.id, floor.name, *floor.aliases):
+        check_text(value, "floor name")
+    row = (home_id, floor.id, floor.name, _dumps(list(floor.aliases), "aliases"))
+    return lambda c: c.execute(
+        "INSERT INTO floors (home_id, id, name, aliases) VALUES (?, ?, ?, ?) ON CONFLICT (home_id, id) "
+        "DO UPDATE SET name = excluded.name, aliases = excluded.aliases",
+        row,
+    )
+
+
+def _area_op(home: Home, area: Area) -> WriteOp:
+    if area.floor is not None and area.floor not in home.floors:
+        raise HearthError(ErrorCode.VALIDATION, f"There is no floor called {area.floor!r}.", {"floor": area.floor})
+    for value in (area.id, area.name, *area.aliases):
+        check_text(value, "area name")
+    row = (home.id, area.id, area.name, _dumps(list(area.aliases), "aliases"), area.floor)
+    return lambda c: c.execute(
+        "INSERT INTO areas (home_id, id, name, aliases, floor) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (home_id, id) DO UPDATE SET name = excluded.name, aliases = excluded.aliases, "
+        "floor = excluded.floor",
+        row,
+    )
+
+
+def _scene_op(home: Home, scene: Scene) -> WriteOp:
+    check_text(scene.id, "scene id")
+    check_text(scene.name, "scene name")
+    row = (home.id, scene.id, scene.name, _dumps({k: v.to_dict() for k, v in scene.states.items()}, "scene"))
+    return lambda c: c.execute("INSERT OR REPLACE INTO scenes VALUES (?, ?, ?, ?)", row)
+
+
+def _device_ops(home: Home, dev: Device, state: DeviceState | None) -> tuple[list[WriteOp], DeviceEntry]:
+    """Validate a device against its home; the ops that store it, and the entry it will be."""
+    if dev.area is not None and dev.area not in home.areas:
+        raise HearthError(ErrorCode.UNKNOWN_AREA, f"There is no area called {dev.area!r}.", {"area": dev.area})
+    for value, where in ((dev.id, "device id"), (dev.name, "device name"), (dev.address, "address")):
+        check_text(value, where)
+    for alias in dev.aliases:
+        check_text(alias, "alias")
+    now = time.time()
+    row = (
+        dev.home_id, dev.id, dev.name, str(dev.kind), dev.area,
+        dumps(sorted(str(c) for c in dev.capabilities)), dev.adapter, _dumps(list(dev.aliases), "aliases"),
+        dev.address, now,
+    )  # fmt: skip
+    ops: list[WriteOp] = [
+        lambda c: c.execute(
+            "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (home_id, id) DO UPDATE SET "
+            "name=excluded.name, kind=excluded.kind, area=excluded.area, capabilities=excluded.capabilities, "
+            "adapter=excluded.adapter, aliases=excluded.aliases, address=excluded.address",
+            row,
+        )
+    ]
+    old = home.devices.get(dev.id)
+    entry = DeviceEntry(dev, state or (old.state if old else DeviceState()), True, now)
+    if state is not None or old is None:  # an update without a new state leaves the stored state alone
+        state_row = (dev.home_id, dev.id, _dumps(entry.state.to_dict(), "device state"), 1, now)
+        ops.append(lambda c: c.execute("INSERT OR REPLACE INTO device_state VALUES (?, ?, ?, ?, ?)", state_row))
+    return ops, entry
 
 
 def _device_from_row(row: dict[str, Any]) -> Device:

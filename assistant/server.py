@@ -102,9 +102,9 @@ async def create_device(request: web.Request) -> web.Response:
         f"virtual:{body['id']}",
     )  # fmt: skip
     adapter = core.control.adapter_for(device)
-    ops = core.registry.put_device(device)
-    ops.append(append_op(home.id, EventType.DEVICE_ADDED, device.to_dict()))
-    await core.store.write(*ops)
+    change = core.registry.put_device(device)
+    change.write(append_op(home.id, EventType.DEVICE_ADDED, device.to_dict()))
+    await core.store.commit(change)
     await adapter.attach(device, home.entry(device.id).state)
     core.control.publish(home, [device.id])
     return json_ok(home.entry(device.id).view(home.areas), status=201)
@@ -126,10 +126,10 @@ async def update_device(request: web.Request) -> web.Response:
         kept = [a for a in device.aliases if a.lower() != changes["name"].lower()]
         changes["aliases"] = tuple(dict.fromkeys([*kept, device.name]))
     updated = replace(device, **changes)
-    ops = core.registry.put_device(updated)
-    ops.append(append_op(home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, **body}))
-    await core.store.write(*ops)
-    core.control.publish(home, [device.id])
+    change = core.registry.put_device(updated)
+    change.write(append_op(home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, **body}))
+    change.then(lambda: core.control.publish(home, [device.id]))
+    await core.store.commit(change)
     return json_ok(home.entry(device.id).view(home.areas))
 
 

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,43 @@ from assistant.migrations import MIGRATIONS
 LOG = logging.getLogger(__name__)
 
 WriteOp = Callable[[sqlite3.Connection], Any]
+Effect = Callable[[], None]
+
+
+@dataclass(slots=True)
+class Change:
+    """A staged change: the ops that make it durable, and the effects (memory, indexes, bus) that run only once
+    those ops have committed. Whatever is staged is invisible until then; a failed commit runs no effect.
+
+    Build one from the registry and device control (they validate while staging and never touch memory), add the
+    event log entries, and hand it to `Store.commit`."""
+
+    ops: list[WriteOp] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+    def write(self, *ops: WriteOp) -> Change:
+        self.ops.extend(ops)
+        return self
+
+    def then(self, effect: Effect) -> Change:
+        """Run `effect` after the commit (effects run in the order they were added)."""
+        self.effects.append(effect)
+        return self
+
+    def add(self, *others: Change) -> Change:
+        """Fold other staged changes into this one (one transaction; their effects after this one's)."""
+        for other in others:
+            self.ops.extend(other.ops)
+            self.effects.extend(other.effects)
+        return self
+
+    def apply(self) -> None:
+        """Run the effects; called by the store after COMMIT, never by anyone else."""
+        for effect in self.effects:
+            try:
+                effect()
+            except Exception:  # the change is durable; one broken effect must not hide the others
+                LOG.exception("effect after commit failed")
 
 
 def dumps(value: Any) -> str:
@@ -40,7 +77,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 @dataclass(slots=True)
 class _Job:
-    ops: list[WriteOp]
+    change: Change
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[list[Any]]
 
@@ -106,15 +143,27 @@ class Store:
     # -- writes -------------------------------------------------------------------------------------------------
     def write_sync(self, *ops: WriteOp) -> list[Any]:
         """Run ops in one transaction now, on this thread (start-up, CLI tools)."""
+        return self.commit_sync(Change(list(ops)))
+
+    def commit_sync(self, change: Change) -> list[Any]:
+        """Commit a staged change now, on this thread, then apply its effects (start-up, CLI tools)."""
         with self._lock:
-            return _run(self._read, list(ops))
+            results = _run(self._read, change.ops)
+        change.apply()
+        return results
 
     async def write(self, *ops: WriteOp) -> list[Any]:
         """Queue ops for the writer; return their results once they are committed to disk."""
+        return await self.commit(Change(list(ops)))
+
+    async def commit(self, change: Change) -> list[Any]:
+        """Queue a staged change; once its ops are committed to disk its effects run (on the event loop, in commit
+        order, even if the caller was cancelled meanwhile), then the results are returned. A failed commit raises
+        HearthError and runs no effect."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
         self._ensure_writer()
-        self._queue.put(_Job(list(ops), loop, future))
+        self._queue.put(_Job(change, loop, future))
         return await future
 
     def _ensure_writer(self) -> None:
@@ -161,9 +210,7 @@ class Store:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            error = HearthError(ErrorCode.INTERNAL, "could not save to the database")
-            error.__cause__ = exc
-            outcomes = [(error, []) for _ in jobs]
+            outcomes = [(_save_error(exc), []) for _ in jobs]
         # Wake each waiting loop once per batch, not once per job.
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, BaseException | None, list[Any]]]] = {}
         for job, (error_or_none, results) in zip(jobs, outcomes, strict=True):
@@ -178,7 +225,9 @@ class Store:
     def _run_batch(conn: sqlite3.Connection, jobs: list[_Job]) -> list[tuple[BaseException | None, list[Any]]]:
         """The common case: every job's ops in one transaction, no savepoints."""
         conn.execute("BEGIN IMMEDIATE")
-        outcomes: list[tuple[BaseException | None, list[Any]]] = [(None, [op(conn) for op in job.ops]) for job in jobs]
+        outcomes: list[tuple[BaseException | None, list[Any]]] = [
+            (None, [op(conn) for op in job.change.ops]) for job in jobs
+        ]
         conn.execute("COMMIT")
         return outcomes
 
@@ -189,13 +238,14 @@ class Store:
         for index, job in enumerate(jobs):
             conn.execute(f"SAVEPOINT job{index}")
             try:
-                results = [op(conn) for op in job.ops]
+                results = [op(conn) for op in job.change.ops]
                 conn.execute(f"RELEASE job{index}")
                 outcomes.append((None, results))
             except Exception as exc:  # one bad job must not lose the others
                 conn.execute(f"ROLLBACK TO job{index}")
                 conn.execute(f"RELEASE job{index}")
-                outcomes.append((exc, []))
+                LOG.error("a write was refused by the database: %r", exc)
+                outcomes.append((_save_error(exc), []))
         conn.execute("COMMIT")
         return outcomes
 
@@ -212,8 +262,16 @@ class Store:
             self._read.close()
 
 
+def _save_error(exc: BaseException) -> HearthError:
+    error = HearthError(ErrorCode.INTERNAL, "could not save to the database")
+    error.__cause__ = exc
+    return error
+
+
 def _settle(settled: list[tuple[_Job, BaseException | None, list[Any]]]) -> None:
     for job, error, results in settled:
+        if error is None:
+            job.change.apply()  # committed: now memory and the bus may see it (even if nobody waits any more)
         if job.future.done():
             continue
         if error is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import weakref
 from typing import Any
@@ -15,7 +14,8 @@ from assistant import schemas
 from assistant.auth import Auth, Principal
 from assistant.core import Core
 from assistant.errors import ErrorCode, HearthError
-from assistant.http import bearer, parse_json, run_turn
+from assistant.http import bearer, check_schema, run_turn
+from assistant.validation import decode_json
 
 LOG = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ async def authenticate(ws: web.WebSocketResponse, request: web.Request, auth: Au
             msg = await ws.receive()
         data = None
         if msg.type == WSMsgType.TEXT:
-            with contextlib.suppress(json.JSONDecodeError):
-                data = json.loads(msg.data)
+            with contextlib.suppress(HearthError):
+                data = decode_json(msg.data, "The message")
         if not isinstance(data, dict) or data.get("type") != "auth":
             raise HearthError(ErrorCode.UNAUTHORIZED, 'Send {"type": "auth", "token": "..."} first.')
         return auth.verify(str(data.get("token") or ""))
@@ -108,7 +108,7 @@ class WebSocketHub:
                 continue
             msg_id: Any = None
             try:
-                data = json.loads(msg.data)
+                data = decode_json(msg.data, "The message")
                 if not isinstance(data, dict):
                     raise HearthError(ErrorCode.VALIDATION, "A message must be a JSON object.")
                 msg_id = data.pop("id", None)
@@ -116,13 +116,11 @@ class WebSocketHub:
                 if kind == "ping":
                     await ws.send_json({"type": "pong", "id": msg_id})
                 elif kind == "conversation":
-                    body = parse_json(json.dumps(data), schemas.CONVERSATION_REQUEST)
+                    body = check_schema(data, schemas.CONVERSATION_REQUEST, "The message")
                     result = await run_turn(self.core, who.home_id, who.user_id, body, "websocket")
                     await ws.send_json({"type": "result", "id": msg_id, **result})
                 else:
                     raise HearthError(ErrorCode.VALIDATION, f"Unknown message type {kind!r}.")
-            except json.JSONDecodeError:
-                await ws.send_json(error_message(HearthError(ErrorCode.INVALID_JSON, "The message is not valid JSON.")))
             except HearthError as err:
                 await ws.send_json(error_message(err, msg_id))
             except ConnectionError:

@@ -16,6 +16,7 @@ from assistant.app import build_core
 from assistant.config import load_config
 from assistant.devices import Capability, Device, DeviceKind, DeviceState
 from assistant.registry import Area
+from assistant.store import Change
 from assistant.turn import Turn
 
 # Varied commands that each complete in one turn (no question back), over many intents and devices.
@@ -65,20 +66,22 @@ def percentile(values: list[float], q: float) -> float:
 async def add_devices(core: Any, home_id: str, count: int) -> None:
     """Grow a home to `count` extra devices in 1000 extra rooms (names people might really use)."""
     home = core.registry.home(home_id)
-    ops = []
+    rooms = Change()
     for i in range(1000):
-        ops += core.registry.put_area(home, Area(f"room_{i}", f"room {i}"))
+        rooms.add(core.registry.put_area(home, Area(f"room_{i}", f"room {i}")))
+    core.store.commit_sync(rooms)  # devices are checked against committed areas
+    change = Change()
     for i in range(count):
         name = f"{WORDS[i % len(WORDS)]} {NOUNS[(i // len(WORDS)) % len(NOUNS)]} {i}"
         device = Device(
             home_id, f"dev_{i}", name, DeviceKind.LIGHT, f"room_{i % 1000}",
             frozenset({Capability.ON_OFF, Capability.BRIGHTNESS}), "virtual",
         )  # fmt: skip
-        ops += core.registry.put_device(device, DeviceState(on=False, brightness=100))
-        if len(ops) > 20000:
-            core.store.write_sync(*ops)
-            ops = []
-    core.store.write_sync(*ops)
+        change.add(core.registry.put_device(device, DeviceState(on=False, brightness=100)))
+        if len(change.ops) > 20000:
+            core.store.commit_sync(change)
+            change = Change()
+    core.store.commit_sync(change)
     await core.control.attach(core.registry.home(home_id).devices.values())
 
 

@@ -7,12 +7,13 @@ from dataclasses import replace
 from typing import ClassVar
 
 from assistant.core import Core
-from assistant.devices import Capability, Command, CommandName, Device, DeviceKind
+from assistant.devices import Capability, Command, CommandName, Device, DeviceKind, settable_state
 from assistant.dialogue import join_names
 from assistant.errors import ErrorCode, HearthError
 from assistant.eventlog import EventType, append_op
 from assistant.intents import Ask, Confirm, Done, IntentCall, IntentHandler, Outcome, Slot, SlotType
 from assistant.registry import DeviceEntry, Home
+from assistant.store import Change
 from assistant.turn import Reply, ReplyKind
 from services.adjust import (
     BRIGHTNESS,
@@ -397,7 +398,7 @@ class ActivateScene(IntentHandler):
             return Ask(f"Which scene: {names}?", "scene", list(home.scenes))
         scene = home.scenes[scene_id]
         commands = [
-            (home.device(dev_id), Command(CommandName.RESTORE, {"state": state.to_dict()}))
+            (home.device(dev_id), Command(CommandName.RESTORE, {"state": settable_state(home.device(dev_id), state)}))
             for dev_id, state in scene.states.items()
             if dev_id in home.devices
         ]
@@ -434,21 +435,21 @@ class RenameDevice(IntentHandler):
         device = found[0]
         new_name = " ".join(new_name.split()).removeprefix("the ")
         renamed = replace(device, name=new_name, aliases=keep_old_name(device.name, device.aliases, new_name))
-        ops = call.core.registry.put_device(renamed)
-        ops.append(
+        staged = call.core.registry.put_device(renamed)
+        staged.write(
             append_op(
                 call.home.id,
                 EventType.DEVICE_UPDATED,
                 {"device_id": device.id, "name": new_name, "aliases": list(renamed.aliases)},
             )
         )
-        call.core.control.publish(call.home, [device.id])
+        staged.then(lambda: call.core.control.publish(call.home, [device.id]))
         return Done(
             Reply(
                 f"Okay, {the(device)} is now called {new_name}. The old name still works too.",
                 ReplyKind.DONE,
             ),
-            ops=ops,
+            changes=[staged],
             context_devices=[device.id],
             undoable=False,
         )
@@ -463,13 +464,13 @@ class RenameDevice(IntentHandler):
         if alias.lower() == area.name.lower() or alias.lower() in (a.lower() for a in area.aliases):
             return Done(Reply(f"The {area.name} is already called {alias}.", ReplyKind.ANSWER), undoable=False)
         updated = replace(area, aliases=(*area.aliases, alias))
-        ops = call.core.registry.put_area(call.home, updated)
-        ops.append(
+        staged = call.core.registry.put_area(call.home, updated)
+        staged.write(
             append_op(call.home.id, EventType.AREA_UPDATED, {"area_id": area.id, "aliases": list(updated.aliases)})
         )
         return Done(
             Reply(f"Okay, I'll know the {alias} means the {area.name}.", ReplyKind.DONE),
-            ops=ops,
+            changes=[staged],
             undoable=False,
         )
 
@@ -499,18 +500,18 @@ class AssignArea(IntentHandler):
             return nothing_found(call, "that device")
         if area is None:
             return Ask(f"Which room should {the(found[0])} go in?", "area")
-        ops = []
+        staged = Change()
         for device in found:
-            ops += call.core.registry.put_device(replace(device, area=area))
-            ops.append(append_op(call.home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, "area": area}))
-        call.core.control.publish(call.home, [d.id for d in found])
+            staged.add(call.core.registry.put_device(replace(device, area=area)))
+            staged.write(append_op(call.home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, "area": area}))
+        staged.then(lambda: call.core.control.publish(call.home, [d.id for d in found]))
         names = join_names(the(d) for d in found)
         return Done(
             Reply(
                 f"Okay, {names} {is_are(found)} now in the {call.home.area_name(area)}.",
                 ReplyKind.DONE,
             ),
-            ops=ops,
+            changes=[staged],
             context_devices=[d.id for d in found],
             undoable=False,
         )

@@ -1,0 +1,178 @@
+"""State integrity under bad input: validate, commit, then memory and the bus; a failed change leaves no trace."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import TIMEOUT, Api, make_config, start_api
+
+SURROGATE = "x\udfff"
+
+
+async def snapshot(api: Api) -> dict[str, Any]:
+    """What a client can see of the home: devices (with state), event ids, and the WebSocket-free rest."""
+    status, devices = await api.call("GET", "/api/v1/devices")
+    assert status == 200, devices
+    status, events = await api.call("GET", "/api/v1/events", params={"limit": "1000"})
+    assert status == 200, events
+    return {"devices": devices["devices"], "events": [e["id"] for e in events["events"]]}
+
+
+async def still_works(api: Api) -> None:
+    """Later requests for the home keep working: a command, a turn, a rename."""
+    status, body = await api.call("POST", "/api/v1/devices/desk_lamp/command", json={"name": "turn_on"})
+    assert status == 200, body
+    reply = await api.say("turn off the desk lamp", conversation_id="after")
+    assert reply["reply"]["kind"] == "done", reply
+    status, body = await api.call("PATCH", "/api/v1/devices/tv", json={"aliases": ["telly"]})
+    assert status == 200 and body["aliases"] == ["telly"], body
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"brightness": 10**30},
+        {"on": "yes", "brightness": [1]},
+        {"brightness": 1e300},
+        {"brightness": -1},
+        {"on": 1},
+        {"current_temperature": 99},  # a sensor reading: clients never write those
+        {"locked": True},  # a light has no lock
+        {"color": SURROGATE},
+        {"bogus": 1},
+    ],
+)
+async def test_restore_validates_every_field_and_leaves_no_trace(api: Api, state: dict[str, Any]) -> None:
+    before = await snapshot(api)
+    status, body = await api.call(
+        "POST", "/api/v1/devices/kitchen_lights/command", json={"name": "restore", "params": {"state": state}}
+    )
+    assert status in (400, 422), body
+    assert body["error"]["code"] in {"validation_error", "unsupported_command", "invalid_text"}, body
+    assert await snapshot(api) == before
+    await still_works(api)
+
+
+async def test_restore_of_a_valid_state_is_kept_in_the_documented_shape(api: Api) -> None:
+    status, body = await api.call(
+        "POST",
+        "/api/v1/devices/kitchen_lights/command",
+        json={"name": "restore", "params": {"state": {"on": True, "brightness": 40.0, "color": " Red "}}},
+    )
+    assert status == 200, body
+    assert body["device"]["state"] == {"on": True, "brightness": 40, "color": "red"}
+    status, body = await api.call(
+        "POST", "/api/v1/devices/thermostat/command", json={"name": "restore", "params": {"state": {"on": True}}}
+    )
+    assert status == 422 and body["error"]["code"] == "unsupported_command", body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload"),
+    [
+        ("POST", "/api/v1/devices", {"id": "lamp2", "name": SURROGATE, "kind": "light"}),
+        ("POST", "/api/v1/devices", {"id": "lamp2", "name": "lamp", "kind": "light", "aliases": [SURROGATE]}),
+        ("PATCH", "/api/v1/devices/desk_lamp", {"name": SURROGATE}),
+        ("PATCH", "/api/v1/devices/desk_lamp", {"aliases": ["ok", SURROGATE]}),
+        ("POST", "/api/v1/conversation", {"text": f"turn on the kitchen lights {SURROGATE}"}),
+        ("POST", "/api/v1/conversation", {"text": "call the desk lamp \ud800"}),
+        ("POST", "/api/v1/nlu/parse", {"text": SURROGATE}),
+        ("POST", "/api/v1/devices/kitchen_lights/command", {"name": "set_color", "params": {"color": SURROGATE}}),
+    ],
+)
+async def test_text_that_is_not_unicode_is_refused_at_the_boundary(
+    api: Api, method: str, path: str, payload: dict[str, Any]
+) -> None:
+    before = await snapshot(api)
+    status, body = await api.call(method, path, json=payload)  # aiohttp sends the surrogate as a \\u escape
+    assert status == 400, body
+    assert body["error"]["code"] == "invalid_text", body
+    assert await snapshot(api) == before
+    assert not before["devices"][0]["state"]["on"]
+    await still_works(api)
+
+
+def _fail_writes(db: Path, table: str) -> None:
+    """Make the database refuse inserts into `table` (a real SQLite failure at commit time, like a full disk)."""
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+
+
+def _allow_writes(db: Path, table: str) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"DROP TRIGGER refuse_{table}")
+
+
+async def next_event(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            msg = await ws.receive_json()
+            if msg["type"] == "event":
+                return msg
+
+
+async def test_a_failed_commit_leaves_no_trace_in_memory_store_bus_or_device(api: Api) -> None:
+    db = api.core.store.path
+    async with asyncio.timeout(TIMEOUT), api.session.ws_connect(api.url + "/api/v1/ws") as ws:
+        await ws.send_json({"type": "auth", "token": api.token})
+        assert (await ws.receive_json())["type"] == "auth_ok"
+        before = await snapshot(api)
+
+        _fail_writes(db, "events")
+        status, body = await api.call("POST", "/api/v1/devices/kitchen_lights/command", json={"name": "turn_on"})
+        assert status == 500 and body["error"]["code"] == "internal_error", body
+        status, body = await api.call(
+            "POST", "/api/v1/conversation", json={"text": "turn on the floor lamp", "conversation_id": "c1"}
+        )
+        assert status == 500 and body["error"]["code"] == "internal_error", body
+        status, body = await api.call("PATCH", "/api/v1/devices/desk_lamp", json={"name": "reading lamp"})
+        assert status == 500, body
+        status, body = await api.call("POST", "/api/v1/devices", json={"id": "new", "name": "new", "kind": "fan"})
+        assert status == 500, body
+        _allow_writes(db, "events")
+
+        assert await snapshot(api) == before  # memory (REST) and the event log unchanged
+        status, parsed = await api.call("POST", "/api/v1/nlu/parse", json={"text": "turn on the reading lamp"})
+        assert not any(e["value"] == "desk_lamp" for e in parsed["entities"]), parsed  # the NLU never learnt it
+        # The conversation did not remember the failed turn: "it" has nothing to refer to.
+        reply = await api.say("turn it off", conversation_id="c1")
+        assert reply["reply"]["actions"] == [], reply
+        # The devices were put back: the next change starts from the recorded state, and the bus only ever
+        # carried committed changes.
+        status, body = await api.call("POST", "/api/v1/devices/kitchen_lights/command", json={"name": "turn_off"})
+        assert status == 200, body
+        assert body["action"]["before"]["on"] is False
+        event = await next_event(ws)  # nothing from the failed changes: first the reply to "turn it off"
+        assert event["event"] == "conversation.reply" and event["data"]["text"] == "turn it off", event
+        event = await next_event(ws)
+        assert event["event"] == "device.status" and event["data"]["device_id"] == "kitchen_lights"
+        assert event["data"]["state"]["on"] is False
+    await still_works(api)
+
+
+async def test_what_was_acknowledged_is_what_a_restart_shows(tmp_path: Path) -> None:
+    runner, api = await start_api(make_config(tmp_path))
+    try:
+        await api.call(
+            "POST", "/api/v1/devices/kitchen_lights/command", json={"name": "restore", "params": {"state": {"on": 7}}}
+        )
+        await api.call("PATCH", "/api/v1/devices/desk_lamp", json={"name": SURROGATE})
+        await api.say("turn on the floor lamp")
+        live = await snapshot(api)
+    finally:
+        await api.session.close()
+        await runner.cleanup()
+    runner, again = await start_api(make_config(tmp_path))
+    try:
+        assert (await snapshot(again)) == live
+    finally:
+        await again.session.close()
+        await runner.cleanup()
