@@ -92,7 +92,12 @@ class Config:
     voice: VoiceConfig = field(default_factory=VoiceConfig)
     # Plug-ins, by importable name: the composition root loads exactly these.
     adapters: tuple[str, ...] = ("adapters.virtual",)
-    services: tuple[str, ...] = ("services.devices", "services.conversation", "services.unbuilt")
+    services: tuple[str, ...] = (
+        "services.devices",
+        "services.conversation",
+        "services.routines",
+        "services.unbuilt",
+    )
     channels: tuple[str, ...] = ("skills.webchat", "skills.voice", "skills.satellite")
     log_level: str = "INFO"
     virtual_latency_ms: float = 2.0

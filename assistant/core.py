@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from assistant.auth import Auth
@@ -51,6 +52,9 @@ class Core:
         self.control = DeviceControl(self.registry, store, self.bus, adapters)
         self.dialogue = DialogueManager(self)
         self.auth = Auth(store)
+        # Services add their HTTP routes here: each callable gets the aiohttp application (and registers its paths
+        # in the OpenAPI document); build_server calls them once.
+        self.web_routes: list[Callable[[Any], None]] = []
         self.extras: dict[str, Any] = {}  # plug-ins keep their shared objects here (e.g. speech engines)
         self.started = False
 

@@ -28,6 +28,7 @@ from assistant.intents import (
 from assistant.nlu.numbers import find_numbers
 from assistant.nlu.result import FALLBACK_INTENT, Entity, NluResult
 from assistant.nlu.text import tokenize
+from assistant.readings import UtteranceReader
 from assistant.registry import Home
 from assistant.store import Change
 from assistant.turn import Reply, ReplyKind, Turn
@@ -70,6 +71,7 @@ class DialogueManager:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.handlers: dict[str, IntentHandler] = {}
+        self.readers: list[UtteranceReader] = []  # services' readings of phrases the home defines (routines)
         self.conversations = Conversations(core.store)
         self._locks: dict[tuple[str, str, str], _Users] = {}
 
@@ -104,6 +106,11 @@ class DialogueManager:
         if turn.area is not None and turn.area not in home.areas:
             turn.area = None  # an unknown default area is ignored, not fatal
         nlu = await self.core.nlu.parse(text, home.vocabulary)
+        for reader in self.readers:
+            reading = reader.read(text, home, nlu)
+            if reading is not None:
+                nlu = reading
+                break
         try:
             outcome = await self._route(turn, nlu, home, conv)
         except HearthError as err:

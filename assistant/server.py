@@ -192,6 +192,8 @@ def build_server(core: Core, channels: Sequence[Channel] = ()) -> web.Applicatio
     app.router.add_get("/api/v1/scenes", list_scenes)
     app.router.add_get("/api/v1/events", list_events)
     home_api.add_routes(app)
+    for add_routes in core.web_routes:
+        add_routes(app)
     app.router.add_get("/api/v1/ws", app[WS_HUB_KEY].handle)
     for channel in channels:
         channel.setup(app, core)

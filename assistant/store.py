@@ -124,6 +124,33 @@ class Store:
                 raise
         return self.version()
 
+    def migrate_plugin(self, owner: str, migrations: Iterable[tuple[int, str, str]]) -> int:
+        """Apply a plug-in's own migrations (its tables), each once, recorded under `owner`; return its version."""
+        conn = self._read
+        with self._lock:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS plugin_schema (owner TEXT NOT NULL, version INTEGER NOT NULL, "
+                "description TEXT, applied_at REAL, PRIMARY KEY (owner, version))"
+            )
+            applied = {row[0] for row in conn.execute("SELECT version FROM plugin_schema WHERE owner = ?", (owner,))}
+            for version, description, sql in migrations:
+                if version in applied:
+                    continue
+                LOG.info("applying %s migration %s: %s", owner, version, description)
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _split_sql(sql):
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO plugin_schema VALUES (?, ?, ?, ?)", (owner, version, description, time.time())
+                    )
+                    conn.execute("COMMIT")
+                except Exception:
+                    conn.execute("ROLLBACK")
+                    raise
+                applied.add(version)
+            return max(applied, default=0)
+
     def version(self) -> int:
         row = self._read.execute("SELECT MAX(version) FROM schema_version").fetchone()
         return int(row[0] or 0)
