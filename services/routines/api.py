@@ -83,8 +83,7 @@ def routes(book: RoutineBook) -> Any:
         routine = Routine.from_dict(body)
         _check_scenes(home, routine)
         book.check(home.id, routine)
-        await request.app[CORE_KEY].store.write(book.put_op(home.id, routine))
-        book.committed_put(home.id, routine)
+        await request.app[CORE_KEY].store.commit(book.stage_put(home.id, routine))
         return json_ok(routine.to_dict(), status=201)
 
     async def get_routine(request: web.Request) -> web.Response:
@@ -97,15 +96,13 @@ def routes(book: RoutineBook) -> Any:
         routine = Routine.from_dict({**current.to_dict(), **body})
         _check_scenes(home, routine)
         book.check(home.id, routine)
-        await request.app[CORE_KEY].store.write(book.put_op(home.id, routine))
-        book.committed_put(home.id, routine)
+        await request.app[CORE_KEY].store.commit(book.stage_put(home.id, routine))
         return json_ok(routine.to_dict())
 
     async def delete_routine(request: web.Request) -> web.Response:
         home = _home(request)
         routine = book.get(home.id, request.match_info["routine_id"])
-        await request.app[CORE_KEY].store.write(book.delete_op(home.id, routine.id))
-        book.committed_delete(home.id, routine.id)
+        await request.app[CORE_KEY].store.commit(book.stage_delete(home.id, routine.id))
         return web.Response(status=204)
 
     def add(app: web.Application) -> None:

@@ -7,7 +7,7 @@ import time
 
 from assistant.errors import ErrorCode, HearthError
 from assistant.registry import WriteOp
-from assistant.store import Store, dumps
+from assistant.store import Change, Store, dumps
 from services.routines.model import BUILTIN, Routine
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -101,6 +101,13 @@ class RoutineBook:
             "routine = NULL, deleted = 1, updated_at = excluded.updated_at",
             row,
         )
+
+    def stage_put(self, home_id: str, routine: Routine) -> Change:
+        """The write, and the memory update that follows its commit."""
+        return Change([self.put_op(home_id, routine)]).then(lambda: self.committed_put(home_id, routine))
+
+    def stage_delete(self, home_id: str, routine_id: str) -> Change:
+        return Change([self.delete_op(home_id, routine_id)]).then(lambda: self.committed_delete(home_id, routine_id))
 
     def committed_put(self, home_id: str, routine: Routine) -> None:
         """After the commit: memory follows."""

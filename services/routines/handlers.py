@@ -136,11 +136,11 @@ class DefineRoutine(RoutineHandler):
             routine_id = _ID.sub("_", phrase_key(phrase)).strip("_")[:64] or "routine"
             routine = Routine(routine_id, phrase, (), steps)
         self.book.check(call.home.id, routine)
-        await call.core.store.write(self.book.put_op(call.home.id, routine))
-        self.book.committed_put(call.home.id, routine)
+        change = self.book.stage_put(call.home.id, routine)
         doing = join_names(s.say or "" for s in steps)
         return Done(
             Reply(f"Okay: when you say {phrase}, I'll {doing}.", ReplyKind.DONE, card={"routine": routine.to_dict()}),
+            changes=[change],
             undoable=False,
         )
 
@@ -159,10 +159,12 @@ class AddRoutineStep(RoutineHandler):
         if len(routine.steps) + len(added) > MAX_STEPS:
             raise HearthError(ErrorCode.VALIDATION, f"A routine can have at most {MAX_STEPS} steps.")
         updated = replace(routine, steps=routine.steps + added, builtin=False)
-        await call.core.store.write(self.book.put_op(call.home.id, updated))
-        self.book.committed_put(call.home.id, updated)
         doing = join_names(s.say or "" for s in added)
-        return Done(Reply(f"Okay, {routine.name} will also {doing}.", ReplyKind.DONE), undoable=False)
+        return Done(
+            Reply(f"Okay, {routine.name} will also {doing}.", ReplyKind.DONE),
+            changes=[self.book.stage_put(call.home.id, updated)],
+            undoable=False,
+        )
 
 
 class DeleteRoutine(RoutineHandler):
@@ -173,9 +175,11 @@ class DeleteRoutine(RoutineHandler):
         routine = self.find(call, str(call.slots.get("routine_name") or ""))
         if routine is None:
             return _no_routine(str(call.slots.get("routine_name")))
-        await call.core.store.write(self.book.delete_op(call.home.id, routine.id))
-        self.book.committed_delete(call.home.id, routine.id)
-        return Done(Reply(f"Okay, I deleted the routine {routine.name}.", ReplyKind.DONE), undoable=False)
+        return Done(
+            Reply(f"Okay, I deleted the routine {routine.name}.", ReplyKind.DONE),
+            changes=[self.book.stage_delete(call.home.id, routine.id)],
+            undoable=False,
+        )
 
 
 class DescribeRoutine(RoutineHandler):
