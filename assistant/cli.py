@@ -17,6 +17,7 @@ from typing import Any
 
 from assistant.config import Config, load_config
 from assistant.errors import ErrorCode, HearthError
+from assistant.validation import is_valid_text
 
 CLI_CONVERSATION = "cli"
 
@@ -297,7 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    bad = next((a for a in raw if not is_valid_text(a)), None)
+    if bad is not None:  # bytes that are not UTF-8 arrive as lone surrogates; nothing downstream could store them
+        print(
+            f"hearth: an argument is not valid UTF-8 text: {bad.encode('utf-8', 'replace').decode()!r}", file=sys.stderr
+        )
+        return 2
+    args = build_parser().parse_args(raw)
     try:
         return int(args.func(args))
     except HearthError as err:

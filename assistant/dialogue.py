@@ -32,6 +32,7 @@ from assistant.readings import UtteranceReader
 from assistant.registry import Home
 from assistant.store import Change
 from assistant.turn import Reply, ReplyKind, Turn
+from assistant.validation import check_text
 
 if TYPE_CHECKING:
     from assistant.core import Core
@@ -84,6 +85,7 @@ class DialogueManager:
         """Run one turn to a reply that is durable (committed) before it is returned.
 
         Turns of one conversation run one at a time, in order ("turn it off" must see "turn on X" done)."""
+        check_text(turn.text)  # every channel's text (typed, transcribed, relayed) passes here
         key = (turn.home_id, turn.user_id, turn.conversation_id)
         holder = self._locks.get(key)
         if holder is None:

@@ -12,6 +12,10 @@ import jsonschema
 import jsonschema.protocols
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_server import Server
 
 from assistant.auth import Principal
 from assistant.core import Core
@@ -40,6 +44,54 @@ _HTTP_CODES: dict[int, ErrorCode] = {
 
 def error_response(err: HearthError) -> web.Response:
     return web.json_response(err.to_dict(), status=err.http_status)
+
+
+class _JsonErrorRequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering requests it cannot even parse (a URL or header over the limit,
+    broken HTTP) with Hearth's JSON error shape instead of plain text."""
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; raises if a response was already started
+        if isinstance(exc, LineTooLong):
+            limit = exc.args[1] if len(exc.args) > 1 else "the limit"
+            err = HearthError(
+                ErrorCode.BAD_REQUEST,
+                f"The URL or a header is too long (at most {limit} bytes each).",
+                {"limit": limit},
+            )
+        elif isinstance(exc, BadHttpMessage):
+            err = HearthError(ErrorCode.BAD_REQUEST, "The request is not valid HTTP.")
+        elif status >= 500:
+            err = HearthError(ErrorCode.INTERNAL, "Something went wrong on the server.")
+        else:
+            err = HearthError(_HTTP_CODES.get(status, ErrorCode.BAD_REQUEST), message or "Bad request.")
+        resp = web.Response(body=orjson.dumps(err.to_dict()), status=status, content_type="application/json")
+        resp.force_close()
+        return resp
+
+
+class _JsonErrorServer(Server):
+    def __call__(self) -> RequestHandler:
+        return _JsonErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+def json_protocol_errors(app: web.Application) -> None:
+    """Make the servers this app creates (web.run_app, AppRunner) answer protocol errors in JSON too. aiohttp has
+    no public hook for these, so the server its factory returns gets our connection handler (aiohttp is pinned)."""
+    make = app._make_handler
+
+    def make_handler(*args: Any, **kwargs: Any) -> Server:
+        server = make(*args, **kwargs)
+        server.__class__ = _JsonErrorServer
+        return server
+
+    setattr(app, "_make_handler", make_handler)  # noqa: B010
 
 
 def json_ok(data: Any, status: int = 200) -> web.Response:

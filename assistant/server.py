@@ -18,6 +18,7 @@ from assistant.http import (
     CORE_KEY,
     api_middleware,
     json_ok,
+    json_protocol_errors,
     principal,
     read_json,
     run_turn,
@@ -169,6 +170,7 @@ def build_server(core: Core, channels: Sequence[Channel] = ()) -> web.Applicatio
     """The aiohttp application around a core; the core starts and stops with it."""
     limit = max(core.config.server.max_body_bytes, core.config.server.max_audio_bytes)
     app = web.Application(middlewares=[api_middleware], client_max_size=limit)
+    json_protocol_errors(app)
     app[CORE_KEY] = core
     app[WS_HUB_KEY] = WebSocketHub(core)
 

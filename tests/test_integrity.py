@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import TIMEOUT, Api, make_config, start_api
+from tests.conftest import TIMEOUT, Api, hearth, make_config, start_api
 
 SURROGATE = "x\udfff"
 
@@ -176,3 +176,79 @@ async def test_what_was_acknowledged_is_what_a_restart_shows(tmp_path: Path) -> 
     finally:
         await again.session.close()
         await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ('{"text": "turn on the lamp", "conversation_id": ' + "1" * 5000 + "}", "invalid_json"),
+        ('{"text": "x", "conversation_id": "c", "area": ' + "[" * 5000 + "]" * 5000 + "}", "invalid_json"),
+        ('{"text": "x", "area": ' + "[" * 100 + "]" * 100 + "}", "invalid_json"),
+        ('{"text": "turn on the kitchen lights \\udfff"}', "invalid_text"),
+    ],
+)
+async def test_hostile_json_gets_a_typed_400(api: Api, raw: str, code: str) -> None:
+    status, body = await api.call("POST", "/api/v1/conversation", data=raw)
+    assert status == 400, body
+    assert body["error"]["code"] == code, body
+    status, body = await api.call(
+        "POST",
+        "/api/v1/devices/kitchen_lights/command",
+        data='{"name": "set_brightness", "params": {"brightness": ' + "9" * 4500 + "}}",
+    )
+    assert status == 400 and body["error"]["code"] == "invalid_json", body
+
+
+async def test_a_url_or_header_over_the_limit_gets_the_json_error_shape(api: Api) -> None:
+    for path, headers in [
+        ("/api/v1/devices/" + "a" * 20000, api.headers()),
+        ("/api/v1/devices", {**api.headers(), "X-Big": "b" * 20000}),
+    ]:
+        async with asyncio.timeout(TIMEOUT), aiohttp.ClientSession() as fresh:
+            async with fresh.get(api.url + path, headers=headers) as resp:
+                assert 400 <= resp.status < 500
+                assert resp.content_type == "application/json"
+                body = await resp.json()
+                assert set(body["error"]) >= {"code", "message"}, body
+    await still_works(api)
+
+
+@pytest.mark.parametrize("authenticated", [False, True])
+async def test_websocket_survives_hostile_json(api: Api, authenticated: bool) -> None:
+    hostile = [
+        "[" * 100_000 + "]" * 100_000,
+        '{"type": "conversation", "text": "hi", "x": ' + "[" * 200 + "]" * 200 + "}",
+        '{"type": "conversation", "text": "turn on the kitchen lights", "id": ' + "1" * 5000 + "}",
+        '{"type": "conversation", "text": "turn on the kitchen lights \\udfff", "id": 3}',
+    ]
+    async with asyncio.timeout(TIMEOUT), api.session.ws_connect(api.url + "/api/v1/ws") as ws:
+        if not authenticated:
+            await ws.send_str(hostile[0][:60_000])
+            msg = await ws.receive_json()
+            assert msg["type"] == "error" and msg["error"]["code"] in {"invalid_json", "unauthorized"}, msg
+            closing = await ws.receive()
+            assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+            assert ws.close_code == 4401
+            return
+        await ws.send_json({"type": "auth", "token": api.token})
+        assert (await ws.receive_json())["type"] == "auth_ok"
+        for raw in hostile:
+            await ws.send_str(raw[:60_000])
+            msg = await ws.receive_json()
+            assert msg["type"] == "error", msg
+            assert msg["error"]["code"] in {"invalid_json", "invalid_text"}, msg
+        # The session is still there and the light was never switched.
+        await ws.send_json({"type": "ping", "id": 1})
+        assert (await ws.receive_json())["type"] == "pong"
+    status, device = await api.call("GET", "/api/v1/devices/kitchen_lights")
+    assert status == 200
+    assert device["state"]["on"] is False
+
+
+def test_cli_arguments_that_are_not_utf8_get_one_clear_line(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    result = hearth("say", "turn on the kitchen lights \udcff", db=db)  # the byte 0xff on the command line
+    assert result.returncode == 2, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not valid UTF-8" in lines[0], result.stderr
+    assert not db.exists()  # nothing was written
