@@ -198,6 +198,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from assistant.nlu.factory import create_nlu_engine
 
     config = _config(args)
+    if args.backend:
+        config = replace(config, nlu=replace(config.nlu, engine=args.backend))
     report = create_nlu_engine(config.nlu).train()
     print(
         f"trained {report.intents} intents from {report.examples} examples in {report.seconds:.1f} s "
@@ -280,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_parse)
 
     p = sub.add_parser("train", parents=[common], help="train the NLU model from nlu_data/")
+    p.add_argument(
+        "--backend",
+        choices=("embedded", "rasa"),
+        help="which engine to train (default: nlu.engine); rasa trains in .venv-rasa (./scripts/setup-rasa)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("devices", parents=[common], help="list devices and their state")

@@ -22,7 +22,11 @@ class NluConfig:
     data_dir: Path = ROOT / "nlu_data"
     model_dir: Path = ROOT / "models"
     threshold: float = 0.35
-    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_url: str = "http://127.0.0.1:5005"  # engine = "rasa": a server started with `rasa run --enable-api`
+    rasa_timeout_s: float = 2.0  # per parse; past it the turn falls back or fails
+    rasa_fallback: bool = True  # when the Rasa server does not answer, use the embedded engine
+    rasa_venv: str = ""  # Rasa's Python 3.10 environment for `hearth train --backend rasa`; empty = .venv-rasa
+    rasa_pipeline: str = ""  # Rasa config.yml to train with; empty = assistant/nlu/rasa_pipeline.yml
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +206,10 @@ def validate(config: Config) -> Config:
     """Check cross-field rules; return the config unchanged when it is usable."""
     if not 0.0 <= config.nlu.threshold <= 1.0:
         raise ConfigError("nlu.threshold must be between 0 and 1", key="nlu.threshold")
+    if config.nlu.rasa_timeout_s <= 0:
+        raise ConfigError("nlu.rasa_timeout_s must be above 0", key="nlu.rasa_timeout_s")
+    if not config.nlu.rasa_url.startswith(("http://", "https://")):
+        raise ConfigError("nlu.rasa_url must be an http:// or https:// URL", key="nlu.rasa_url")
     if not 0 < config.server.port < 65536:
         raise ConfigError("server.port must be 1-65535", key="server.port")
     if config.server.max_body_bytes < 1024:

@@ -74,6 +74,7 @@ class Core:
     async def stop(self) -> None:
         await self.tasks.shutdown()
         await self.control.stop()
+        await self.nlu.close()
         for engine in (self.stt, self.tts):
             if engine is not None:
                 await engine.stop()

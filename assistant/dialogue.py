@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.bus import BusEvent
 from assistant.conversation import Conversations, ConversationState, Pending
 from assistant.devices import Command, CommandName, settable_state
-from assistant.errors import ErrorCode, HearthError
+from assistant.errors import ErrorCode, HearthError, NluError
 from assistant.eventlog import EventType, append_op
 from assistant.intents import (
     Ask,
@@ -26,7 +26,7 @@ from assistant.intents import (
     validate_slots,
 )
 from assistant.nlu.numbers import find_numbers
-from assistant.nlu.result import FALLBACK_INTENT, Entity, NluResult
+from assistant.nlu.result import FALLBACK_INTENT, Entity, IntentScore, NluResult
 from assistant.nlu.text import tokenize
 from assistant.readings import UtteranceReader
 from assistant.registry import Home
@@ -107,13 +107,20 @@ class DialogueManager:
         turn.text = text
         if turn.area is not None and turn.area not in home.areas:
             turn.area = None  # an unknown default area is ignored, not fatal
-        nlu = await self.core.nlu.parse(text, home.vocabulary)
-        for reader in self.readers:
-            reading = reader.read(text, home, nlu)
-            if reading is not None:
-                nlu = reading
-                break
+        nlu_error: HearthError | None = None
         try:
+            nlu = await self.core.nlu.parse(text, home.vocabulary)
+        except NluError as err:  # e.g. the Rasa server is down and no fallback is configured
+            nlu, nlu_error = NluResult(text=text, intent=IntentScore(FALLBACK_INTENT, 0.0)), err
+        else:
+            for reader in self.readers:
+                reading = reader.read(text, home, nlu)
+                if reading is not None:
+                    nlu = reading
+                    break
+        try:
+            if nlu_error is not None:
+                raise nlu_error
             outcome = await self._route(turn, nlu, home, conv)
         except HearthError as err:
             outcome = Done(Reply(err.message, ReplyKind.ERROR, error_code=str(err.code)), undoable=False)

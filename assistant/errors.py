@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     DEVICE_UNAVAILABLE = "device_unavailable"
     DEVICE_TIMEOUT = "device_timeout"
     NOT_TRAINED = "nlu_not_trained"
+    NLU_UNAVAILABLE = "nlu_unavailable"
     NOT_BUILT = "not_built_yet"
     CONFIG = "config_error"
     BAD_AUDIO = "bad_audio"
@@ -55,6 +56,7 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.DEVICE_UNAVAILABLE: 503,
     ErrorCode.DEVICE_TIMEOUT: 504,
     ErrorCode.NOT_TRAINED: 503,
+    ErrorCode.NLU_UNAVAILABLE: 503,
     ErrorCode.NOT_BUILT: 501,
     ErrorCode.CONFIG: 500,
     ErrorCode.BAD_AUDIO: 422,

@@ -45,7 +45,9 @@ def _core(request: web.Request) -> Core:
 
 async def health(request: web.Request) -> web.Response:
     core = _core(request)
-    return json_ok({"status": "ok" if core.started else "starting", "version": __version__})
+    nlu = core.nlu.health()
+    body = {"status": "ok" if core.started else "starting", "version": __version__, "nlu": nlu}
+    return json_ok(body)
 
 
 async def openapi(request: web.Request) -> web.Response:

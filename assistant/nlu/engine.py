@@ -62,7 +62,7 @@ class TrainReport:
 
 
 class NluEngine(ABC):
-    """The NLU backend seam (embedded by default; Rasa later)."""
+    """The NLU backend seam: embedded (the default) or Rasa over HTTP, chosen by `nlu.engine`."""
 
     name: ClassVar[str]
 
@@ -81,3 +81,10 @@ class NluEngine(ABC):
     @abstractmethod
     def train(self) -> TrainReport:
         """Train from the configured data directory and save under the model directory (CPU-bound)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections (engines that talk to a server)."""
+
+    def health(self) -> dict[str, Any]:
+        """How the engine is (for the health endpoint)."""
+        return {"engine": self.name}

@@ -6,7 +6,7 @@ from assistant.config import NluConfig
 from assistant.errors import ConfigError
 from assistant.nlu.engine import NluEngine
 
-ENGINES: tuple[str, ...] = ("embedded",)  # "rasa" comes later
+ENGINES: tuple[str, ...] = ("embedded", "rasa")
 
 
 def create_nlu_engine(config: NluConfig) -> NluEngine:
@@ -15,6 +15,10 @@ def create_nlu_engine(config: NluConfig) -> NluEngine:
         from assistant.nlu.embedded import EmbeddedNluEngine
 
         return EmbeddedNluEngine(config)
+    if config.engine == "rasa":
+        from assistant.nlu.rasa import RasaNluEngine
+
+        return RasaNluEngine(config)
     raise ConfigError(
         f"unknown nlu.engine {config.engine!r}; valid choices: {', '.join(ENGINES)}",
         key="nlu.engine",
