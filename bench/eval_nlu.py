@@ -99,8 +99,8 @@ def write_training_yaml(data: TrainingData, examples: list[Example], path: Path)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def cross_validate(data_dir: Path, folds: int, seed: int = 0) -> Scores:
-    data = load_training_data(data_dir)
+def folds_of(data: TrainingData, folds: int, seed: int = 0) -> list[tuple[list[Example], list[Example]]]:
+    """Stratified k-fold splits of the training examples: (train, test) per fold, the same for every engine."""
     rng = random.Random(seed)
     assignment: list[tuple[int, Example]] = []
     for _, items in sorted(data.by_intent().items()):
@@ -108,10 +108,15 @@ def cross_validate(data_dir: Path, folds: int, seed: int = 0) -> Scores:
         rng.shuffle(shuffled)
         offset = rng.randrange(folds)
         assignment += [((k + offset) % folds, ex) for k, ex in enumerate(shuffled)]
+    return [
+        ([ex for f, ex in assignment if f != fold], [ex for f, ex in assignment if f == fold]) for fold in range(folds)
+    ]
+
+
+def cross_validate(data_dir: Path, folds: int, seed: int = 0) -> Scores:
+    data = load_training_data(data_dir)
     total = Scores()
-    for fold in range(folds):
-        train = [ex for f, ex in assignment if f != fold]
-        test = [ex for f, ex in assignment if f == fold]
+    for train, test in folds_of(data, folds, seed):
         with tempfile.TemporaryDirectory() as tmp:
             fold_data = Path(tmp) / "data"
             fold_data.mkdir()
