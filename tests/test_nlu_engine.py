@@ -528,9 +528,11 @@ def test_vocabulary_made_before_load_gets_the_trained_word_lists(tmp_path: Path)
 def test_factory() -> None:
     engine = create_nlu_engine(NluConfig(engine="embedded"))
     assert isinstance(engine, EmbeddedNluEngine) and engine.name == "embedded"
+    rasa = create_nlu_engine(NluConfig(engine="rasa"))
+    assert rasa.name == "rasa"
     with pytest.raises(ConfigError) as info:
-        create_nlu_engine(NluConfig(engine="rasa"))
-    assert "embedded" in info.value.message and info.value.details["valid"] == ["embedded"]
+        create_nlu_engine(NluConfig(engine="spacy"))
+    assert "embedded" in info.value.message and info.value.details["valid"] == ["embedded", "rasa"]
 
 
 @pytest.mark.parametrize(
