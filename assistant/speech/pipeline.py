@@ -41,8 +41,9 @@ from assistant.nlu.engine import NameKind
 from assistant.nlu.result import NluResult
 from assistant.speech.audio import STT_FORMAT, convert, loudest_dbfs
 from assistant.speech.engine import AudioChunk, AudioFormat, SttEngine, Transcript, TtsEngine
+from assistant.speech.reading import Completeness, Understood, choose, completeness
 from assistant.speech.vad import SpeechDetector, VadEvent, VadEventType, frame_model
-from assistant.turn import Reply, ReplyKind, Turn
+from assistant.turn import Reply, ReplyKind, SpeechEvidence, Turn
 
 if TYPE_CHECKING:
     from assistant.core import Core
@@ -72,6 +73,7 @@ class VoiceTimings:
     first_audio_ms: float | None = None  # end of speech -> first audio chunk
     tts_ms: float | None = None  # reply ready -> last audio chunk
     speculative: bool = False  # the transcript was made during the trailing silence, before the end was final
+    end_reason: str = ""  # streams: what ended the utterance ("vad", "understood", "limit", "client")
     ended_at: float = field(default=0.0, repr=False)  # perf_counter() at the end of speech
     replied_at: float = field(default=0.0, repr=False)
 
@@ -85,6 +87,7 @@ class VoiceTimings:
             "first_audio_ms": self.first_audio_ms,
             "tts_ms": self.tts_ms,
             "speculative": self.speculative,
+            "end_reason": self.end_reason,
         }
 
 
@@ -97,10 +100,12 @@ class VoiceResult:
     nlu: NluResult | None  # None when nothing was heard (no turn ran)
     conversation_id: str
     timings: VoiceTimings
+    speech: SpeechEvidence | None = None  # how sure recognition was, and the other readings it heard
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "transcript": self.transcript,
+            "speech": self.speech.to_dict() if self.speech is not None else None,
             "reply": self.reply.to_dict(),
             "nlu": self.nlu.to_dict() if self.nlu is not None else None,
             "conversation_id": self.conversation_id,
@@ -176,6 +181,20 @@ class VoicePipeline:
             return Transcript("", "en", STT_FORMAT.seconds(len(pcm)), 0.0)
         return await stt.transcribe(pcm, STT_FORMAT, self.vocabulary(home_id))
 
+    async def understand(self, transcript: Transcript, *, home_id: str) -> Understood:
+        """The reading of `transcript` that the NLU and the home's names explain best (with `voice.nbest_choice`;
+        otherwise the recogniser's first reading), and how sure that choice is."""
+        vocabulary = self.core.registry.home(home_id).vocabulary
+
+        async def parse(text: str) -> NluResult:
+            return await self.core.nlu.parse(text, vocabulary)
+
+        return await choose(transcript, parse, vocabulary, rescore=self.core.config.voice.nbest_choice)
+
+    def completeness(self, understood: Understood, *, home_id: str) -> Completeness:
+        """Whether `understood` is a finished command (for ending a streamed turn early)."""
+        return completeness(understood, self.core.dialogue.handlers, self.core.registry.home(home_id).vocabulary)
+
     async def respond(
         self,
         text: str,
@@ -185,13 +204,14 @@ class VoicePipeline:
         conversation_id: str,
         area: str | None = None,
         channel: str = CHANNEL,
+        speech: SpeechEvidence | None = None,
     ) -> tuple[Reply, NluResult | None]:
         """Run the transcript as a turn of the conversation; nothing heard -> "didn't catch that" and no turn."""
         text = " ".join(text.split())
         if not any(ch.isalnum() for ch in text):
             reply = Reply(DIDNT_CATCH, ReplyKind.NOT_UNDERSTOOD, conversation_id=conversation_id)
             return reply, None
-        turn = Turn(text, home_id, user_id, conversation_id, channel=channel, area=area)
+        turn = Turn(text, home_id, user_id, conversation_id, channel=channel, area=area, speech=speech)
         return await self.core.dialogue.handle(turn)
 
     async def run(
@@ -206,8 +226,10 @@ class VoicePipeline:
         ended_at: float | None = None,
         transcript: Transcript | None = None,
         channel: str = CHANNEL,
+        understood: Understood | None = None,
     ) -> VoiceResult:
-        """Transcribe `pcm` (unless `transcript` is given) and run the turn; speech output is `speak()`'s job.
+        """Transcribe `pcm` (unless `transcript` is given), choose the reading (unless `understood` is given) and
+        run the turn; speech output is `speak()`'s job.
 
         `ended_at` is the perf_counter() time speech ended (default: now)."""
         timings = VoiceTimings(ended_at=ended_at if ended_at is not None else time.perf_counter())
@@ -221,13 +243,21 @@ class VoicePipeline:
         else:
             timings.stt_ms = _ms(transcript.processing_seconds)
         started = time.perf_counter()
+        if understood is None:
+            understood = await self.understand(transcript, home_id=home_id)
         reply, nlu = await self.respond(
-            transcript.text, home_id=home_id, user_id=user_id, conversation_id=cid, area=area, channel=channel
+            understood.text,
+            home_id=home_id,
+            user_id=user_id,
+            conversation_id=cid,
+            area=area,
+            channel=channel,
+            speech=understood.evidence,
         )
         timings.replied_at = time.perf_counter()
         timings.turn_ms = _ms(timings.replied_at - started)
         timings.command_ms = _ms(timings.replied_at - timings.ended_at)
-        return VoiceResult(transcript.text, reply, nlu, reply.conversation_id or cid, timings)
+        return VoiceResult(understood.text, reply, nlu, reply.conversation_id or cid, timings, understood.evidence)
 
     async def speak(self, text: str, *, timings: VoiceTimings | None = None) -> AsyncIterator[AudioChunk]:
         """The reply as audio, one chunk per sentence as each is ready (nothing when no TTS is configured).
@@ -267,16 +297,35 @@ class VoicePipeline:
         fmt: AudioFormat = STT_FORMAT,
         silence_s: float | None = None,
         max_seconds: float | None = None,
+        quick_s: float | None = None,
     ) -> VoiceStream:
-        """A stream that finds one utterance in live audio and transcribes it (see VoiceStream)."""
+        """A stream that finds one utterance in live audio and transcribes it (see VoiceStream).
+
+        `silence_s` is the full end-of-speech window (default `voice.vad_silence_s`); `quick_s` the pause after
+        which a complete, confident command ends the turn (default `voice.end_quick_s`; 0 = never early)."""
         self.require_stt()
         voice = self.core.config.voice
-        detector = SpeechDetector(
-            frame_model(voice.vad),
-            threshold=voice.vad_threshold,
-            silence_s=voice.vad_silence_s if silence_s is None else silence_s,
+        window = voice.vad_silence_s if silence_s is None else silence_s
+        detector = SpeechDetector(frame_model(voice.vad), threshold=voice.vad_threshold, silence_s=window)
+        quick = voice.end_quick_s if quick_s is None else quick_s
+        return VoiceStream(
+            self,
+            home_id,
+            fmt,
+            detector,
+            max_seconds or voice.max_audio_s,
+            quick_s=min(quick, window),
+            incomplete_s=max(window, voice.end_incomplete_s),
         )
-        return VoiceStream(self, home_id, fmt, detector, max_seconds or voice.max_audio_s)
+
+
+@dataclass(slots=True)
+class _Guess:
+    """A transcript made during a pause, the reading chosen from it, and whether it is a finished command."""
+
+    transcript: Transcript
+    understood: Understood
+    completeness: Completeness
 
 
 class VoiceStream:
@@ -284,8 +333,13 @@ class VoiceStream:
 
     Feed audio with `feed()`; it returns VAD events. `ended` turns true when the VAD hears the end of speech, the
     utterance reaches `max_seconds`, or `finish()` is called (the client stopped sending). Then `transcript()` or
-    `run()`. When a pause has lasted `speculate_after_s`, transcription of the audio so far starts at once; if the
-    speaker goes on, that result is thrown away, and if not, it is ready (or nearly) when the end is final.
+    `run()`. When a pause has lasted `speculate_after_s`, transcription of the audio so far starts at once, and its
+    reading is checked: if the speaker goes on, that guess is thrown away; if not, it is ready (or nearly) when the
+    end is final.
+
+    The end of speech follows understanding: when the guess is a complete, confident command, the turn ends once the
+    pause has lasted `quick_s`; when it is plainly unfinished ("turn off the", "set the lamp to"), the window grows
+    to `incomplete_s`; otherwise the detector's own window (`silence_s`) ends it.
     """
 
     PREROLL_S = 0.3
@@ -299,6 +353,9 @@ class VoiceStream:
         detector: SpeechDetector,
         max_seconds: float = 30.0,
         speculate_after_s: float = 0.15,
+        *,
+        quick_s: float = 0.0,
+        incomplete_s: float | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.home_id = home_id
@@ -306,13 +363,16 @@ class VoiceStream:
         self.detector = detector
         self.max_seconds = max_seconds
         self.speculate_after_s = speculate_after_s
+        self.window_s = detector.silence_s
+        self.quick_s = quick_s
+        self.incomplete_s = incomplete_s if incomplete_s is not None else detector.silence_s
         self.ended = False
         self.ended_at: float | None = None  # perf_counter() when the end was decided
-        self.end_reason = ""
+        self.end_reason = ""  # "vad", "understood", "limit" or "client"
         self._pcm = bytearray()
         self._buffer_start = 0.0  # stream seconds at self._pcm[0]
         self._utterance_start: float | None = None
-        self._spec: tuple[float, int, asyncio.Task[Transcript]] | None = None
+        self._spec: tuple[float, int, asyncio.Task[_Guess]] | None = None
         self.speculative = False  # the transcript came from the guess made during the trailing silence
 
     @property
@@ -347,7 +407,11 @@ class VoiceStream:
         if not self.ended:
             self._trim()
             self._maybe_speculate()
-            if self._utterance_start is not None and self.detector.elapsed - self._utterance_start >= self.max_seconds:
+            started = self._utterance_start
+            if self._understood_end():
+                self._end("understood")
+                events.append(VadEvent(VadEventType.SPEECH_STOPPED, self.detector.elapsed))
+            elif started is not None and self.detector.elapsed - started >= self.max_seconds:
                 self._end("limit")
         return events
 
@@ -372,28 +436,55 @@ class VoiceStream:
             del self._pcm[:extra]
             self._buffer_start += extra / 2 / STT_FORMAT.rate
 
+    def _pause(self) -> float | None:
+        """Where the current pause began (stream seconds), while the speaker may still go on."""
+        return self.detector.silence_started_at if self.detector.in_speech else None
+
+    def _paused_for(self, pause: float) -> float:
+        return self.detector.elapsed - pause - self.detector.model.lag_s
+
     def _maybe_speculate(self) -> None:
-        pause = self.detector.silence_started_at if self.detector.in_speech else None
+        pause = self._pause()
         if self._spec is not None and self._spec[0] != pause:
             self._drop_spec()  # the speaker went on: that guess is stale
+            self.detector.silence_s = self.window_s
         if pause is None or self._spec is not None or self._utterance_start is None:
             return
-        if self.detector.elapsed - pause - self.detector.model.lag_s < self.speculate_after_s:
+        if self._paused_for(pause) < self.speculate_after_s:
             return
         audio = self.audio
-        task = self.pipeline.core.tasks.spawn(  # owned by the core: cancelled at shutdown
-            self.pipeline.transcribe(audio, home_id=self.home_id), "voice-speculative-stt"
-        )
+        task = self.pipeline.core.tasks.spawn(self._guess(audio), "voice-speculative-stt")  # cancelled at shutdown
         task.add_done_callback(_consume)
         self._spec = (pause, len(audio), task)
+
+    async def _guess(self, audio: bytes) -> _Guess:
+        transcript = await self.pipeline.transcribe(audio, home_id=self.home_id)
+        understood = await self.pipeline.understand(transcript, home_id=self.home_id)
+        return _Guess(transcript, understood, self.pipeline.completeness(understood, home_id=self.home_id))
+
+    def _understood_end(self) -> bool:
+        """True when the guess for this pause is a finished command and the pause has lasted `quick_s`; an
+        unfinished phrase stretches the detector's window instead."""
+        spec = self._spec
+        pause = self._pause()
+        if spec is None or pause is None or spec[0] != pause or not spec[2].done() or spec[2].cancelled():
+            return False
+        if spec[2].exception() is not None:
+            return False
+        guess = spec[2].result()
+        if guess.completeness is Completeness.COMPLETE:
+            return self.quick_s > 0 and self._paused_for(pause) >= self.quick_s
+        if guess.completeness is Completeness.INCOMPLETE:
+            self.detector.silence_s = self.incomplete_s
+        return False
 
     def _drop_spec(self) -> None:
         if self._spec is not None:
             self._spec[2].cancel()
             self._spec = None
 
-    async def transcript(self) -> Transcript:
-        """The utterance's transcript (the speculative one when the speaker did not go on after it)."""
+    async def _final(self) -> _Guess | None:
+        """The guess for the final pause when the speaker did not go on after it (None: transcribe afresh)."""
         if not self.ended:
             self.finish()
         pause = self.detector.silence_started_at
@@ -404,17 +495,34 @@ class VoiceStream:
             return found
         self._drop_spec()
         self.speculative = False
+        return None
+
+    async def transcript(self) -> Transcript:
+        """The utterance's transcript (the speculative one when the speaker did not go on after it)."""
+        guess = await self._final()
+        if guess is not None:
+            return guess.transcript
         if not self.speech_started and loudest_dbfs(self.audio) < SILENT_DBFS:
             return Transcript("", "en", STT_FORMAT.seconds(len(self._pcm)), 0.0)
         return await self.pipeline.transcribe(self.audio, home_id=self.home_id)
+
+    async def understood(self) -> tuple[Transcript, Understood]:
+        """The transcript and the reading chosen from it."""
+        guess = await self._final()
+        if guess is not None:
+            return guess.transcript, guess.understood
+        if not self.speech_started and loudest_dbfs(self.audio) < SILENT_DBFS:
+            transcript = Transcript("", "en", STT_FORMAT.seconds(len(self._pcm)), 0.0)
+        else:
+            transcript = await self.pipeline.transcribe(self.audio, home_id=self.home_id)
+        return transcript, await self.pipeline.understand(transcript, home_id=self.home_id)
 
     async def run(self, *, user_id: str, conversation_id: str | None = None, area: str | None = None) -> VoiceResult:
         """Transcribe the utterance and run its turn (timings count from when the end was decided).
 
         `timings.stt_ms` is then the wait for the transcript after the end: small when the speculative one was used."""
         started = time.perf_counter()
-        found = await self.transcript()
-        transcript = Transcript(found.text, found.language, found.audio_seconds, time.perf_counter() - started)
+        found, understood = await self.understood()
         result = await self.pipeline.run(
             self.audio,
             home_id=self.home_id,
@@ -422,9 +530,11 @@ class VoiceStream:
             conversation_id=conversation_id,
             area=area,
             ended_at=self.ended_at,
-            transcript=transcript,
+            transcript=found.with_time(time.perf_counter() - started),
+            understood=understood,
         )
         result.timings.speculative = self.speculative
+        result.timings.end_reason = self.end_reason
         return result
 
     def close(self) -> None:

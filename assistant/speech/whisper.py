@@ -3,8 +3,8 @@
 Speed: Whisper pads every input to a 30 s window, and faster-whisper 1.2's `transcribe()` pads the features to 30 s even
 with a shorter `chunk_length`, so the encoder costs as much for a 2 s command as for 30 s. Commands up to about 28 s
 are therefore decoded here directly with CTranslate2: the audio (with a short lead of silence) is zero-padded to a
-`window_s` window (10 s by default; longer audio gets a window just long enough), encoded once, and decoded greedily
-with timestamps on (they help the model end the text). A shortened window sometimes makes Whisper repeat itself, so
+`window_s` window (10 s by default; longer audio gets a window just long enough), encoded once, and decoded with
+timestamps on (they help the model end the text). A shortened window sometimes makes Whisper repeat itself, so
 the output is cut at the first repeated phrase and capped at a length that fits the audio. Longer audio falls back to
 faster-whisper's own `transcribe()`.
 
@@ -31,7 +31,7 @@ import numpy as np
 
 from assistant.errors import ConfigError
 from assistant.speech.audio import STT_FORMAT, convert, pcm_to_float, resample
-from assistant.speech.engine import AudioFormat, SttEngine, Transcript
+from assistant.speech.engine import AudioFormat, Hypothesis, SttEngine, Transcript
 from assistant.speech.pool import SpeechPool, shared_pool
 
 LOG = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ SAMPLE_RATE = 16000
 LEAD_S = 0.3  # silence put before the speech: Whisper misses first words that start at sample 0
 MAX_WINDOW_S = 30
 MAX_PROMPT_TOKENS = 160
-NO_SPEECH_PROB = 0.6
+NO_SPEECH_PROB = 0.5  # (beam search finds likelier made-up words in noise than greedy decoding)
 NO_SPEECH_LOGPROB = -1.0
 
 
@@ -116,10 +116,14 @@ class _Model:
             self._prompts[key] = prompt
         return prompt
 
-    def decode(self, audio: np.ndarray, vocabulary: tuple[str, ...], bias: str, beam_size: int, window_s: int) -> str:
+    def decode(
+        self, audio: np.ndarray, vocabulary: tuple[str, ...], bias: str, beam_size: int, window_s: int, nbest: int = 1
+    ) -> list[Hypothesis]:
+        """The distinct readings of `audio`, best first (at most `nbest`; none when nothing was said)."""
         seconds = audio.size / SAMPLE_RATE
         if seconds + LEAD_S + 1.0 > MAX_WINDOW_S:
-            return self._decode_long(audio, vocabulary, bias, beam_size)
+            text = self._decode_long(audio, vocabulary, bias, beam_size)
+            return [Hypothesis(text, 0.0, 1)] if text else []
         import ctranslate2
 
         window = min(MAX_WINDOW_S, max(window_s, math.ceil(seconds + LEAD_S + 1.0)))
@@ -131,10 +135,12 @@ class _Model:
         features = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None], dtype=np.float32))
         prompt = self.prompt(vocabulary, bias)
         max_new = int(seconds * 6) + 12
+        nbest = max(1, nbest)
         result = self.whisper.model.generate(
             features,
             [prompt],
-            beam_size=beam_size,
+            beam_size=max(beam_size, nbest + 1 if nbest > 1 else 1),
+            num_hypotheses=nbest + 1 if nbest > 1 else 1,
             suppress_blank=True,
             suppress_tokens=self.suppress,
             max_length=min(self.whisper.max_length, len(prompt) + max_new),
@@ -144,9 +150,18 @@ class _Model:
         )[0]
         score = result.scores[0] if result.scores else 0.0
         if result.no_speech_prob > NO_SPEECH_PROB and score < NO_SPEECH_LOGPROB:
-            return ""
-        ids = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
-        return dedupe(self.tokenizer.decode(ids))
+            return []
+        found: dict[str, Hypothesis] = {}
+        for ids, logprob in zip(result.sequences_ids, result.scores or [0.0] * len(result.sequences_ids), strict=False):
+            tokens = [t for t in ids if t < self.tokenizer.eot]
+            text = dedupe(self.tokenizer.decode(tokens)).strip()
+            key = " ".join(_words(text))
+            if not key and not found:
+                return []  # the likeliest reading has no words (". . ." for noise): nothing was said
+            if not key or key in found:
+                continue  # readings that differ only in case or punctuation are one reading (the likelier)
+            found[key] = Hypothesis(text, float(logprob), max(1, len(ids)))
+        return list(found.values())[:nbest]
 
     def _decode_long(self, audio: np.ndarray, vocabulary: tuple[str, ...], bias: str, beam_size: int) -> str:
         names = ", ".join(vocabulary) if vocabulary and bias != "none" else None
@@ -193,6 +208,7 @@ class FasterWhisperStt(SttEngine):
         beam_size: int = 1,
         window_s: int = 10,
         bias: str = "prompt",
+        nbest: int = 4,
     ) -> None:
         if bias not in ("prompt", "hotwords", "none"):
             raise ConfigError(f"unknown STT bias {bias!r}; choose prompt, hotwords or none", key="voice.stt_bias")
@@ -208,6 +224,7 @@ class FasterWhisperStt(SttEngine):
         self.beam_size = max(1, beam_size)
         self.window_s = min(MAX_WINDOW_S, max(5, window_s))
         self.bias = bias
+        self.nbest = max(1, nbest)
         self._model: _Model | None = None
 
     async def start(self) -> None:
@@ -221,7 +238,7 @@ class FasterWhisperStt(SttEngine):
             rng = np.random.default_rng(0)
             noise = (rng.standard_normal(SAMPLE_RATE) * 0.01).astype(np.float32)
             for _ in range(2):  # the first calls allocate; later ones are steady
-                model.decode(noise, ("kitchen lights",), self.bias, self.beam_size, self.window_s)
+                model.decode(noise, ("kitchen lights",), self.bias, self.beam_size, self.window_s, self.nbest)
             LOG.info("faster-whisper model %s ready in %.1f s", self.model_path, time.perf_counter() - started)
         return model
 
@@ -236,13 +253,14 @@ class FasterWhisperStt(SttEngine):
             pcm = convert(pcm, fmt)
         audio = pcm_to_float(pcm)
         names = tuple(vocabulary)
-        text, took = await self.pool.run(self._timed_decode, model, audio, names)
-        return Transcript(text.strip(), "en", audio.size / SAMPLE_RATE, took)
+        readings, took = await self.pool.run(self._timed_decode, model, audio, names)
+        text = readings[0].text if readings else ""
+        return Transcript(text, "en", audio.size / SAMPLE_RATE, took, tuple(readings))
 
-    def _timed_decode(self, model: _Model, audio: np.ndarray, names: tuple[str, ...]) -> tuple[str, float]:
+    def _timed_decode(self, model: _Model, audio: np.ndarray, names: tuple[str, ...]) -> tuple[list[Hypothesis], float]:
         started = time.perf_counter()
-        text = model.decode(audio, names, self.bias, self.beam_size, self.window_s)
-        return text, time.perf_counter() - started
+        readings = model.decode(audio, names, self.bias, self.beam_size, self.window_s, self.nbest)
+        return readings, time.perf_counter() - started
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -253,4 +271,5 @@ class FasterWhisperStt(SttEngine):
             "beam_size": self.beam_size,
             "window_s": self.window_s,
             "bias": self.bias,
+            "nbest": self.nbest,
         }

@@ -29,7 +29,6 @@ from assistant.errors import HearthError
 from assistant.registry import Home
 from assistant.speech.audio import STT_FORMAT
 from assistant.speech.engine import AudioChunk as SpeechChunk
-from assistant.speech.engine import Transcript as SpeechTranscript
 from assistant.speech.pipeline import VoicePipeline, VoiceResult, VoiceStream, VoiceTimings
 from assistant.speech.vad import VadEventType
 from skills.satellite.identity import SatelliteIdentity, resolve_area
@@ -342,14 +341,14 @@ class SatelliteSession:
     async def _understand(self, stream: VoiceStream, run: RunPipeline) -> VoiceResult | None:
         """`transcript`, then (unless the run ends at asr) the turn, with the satellite's area as the default."""
         waited = time.perf_counter()
-        heard = await self._step(Stage.TRANSCRIBING, Code.STT_FAILED, stream.transcript())
-        text = " ".join(heard.text.split())
+        heard, understood = await self._step(Stage.TRANSCRIBING, Code.STT_FAILED, stream.understood())
+        text = understood.text
         await self.send(Transcript(text=text, language=heard.language or "en").event())
         if not any(ch.isalnum() for ch in text):
             raise RunError(Code.NO_TEXT, "Sorry, I couldn't make out any words.")
         if run.end_stage == PipelineStage.ASR:
             return None
-        transcript = SpeechTranscript(text, heard.language, heard.audio_seconds, time.perf_counter() - waited)
+        transcript = heard.with_time(time.perf_counter() - waited)
         result = await self._step(
             Stage.THINKING,
             Code.INTENT_FAILED,
@@ -361,6 +360,7 @@ class SatelliteSession:
                 area=self._area(),
                 ended_at=stream.ended_at,
                 transcript=transcript,
+                understood=understood,
                 channel="satellite",
             ),
         )

@@ -175,7 +175,7 @@ class VoiceSocket:
     async def _run_turn(self, stream: VoiceStream, options: dict[str, Any]) -> None:
         assert self.who is not None
         try:
-            if stream.end_reason != "vad":
+            if stream.end_reason not in ("vad", "understood"):  # (those sent speech_stopped already)
                 await self.send({"type": "speech_stopped", "at": round(stream.detector.elapsed, 3)})
             result = await stream.run(
                 user_id=self.who.user_id, conversation_id=self.conversation_id, area=options.get("area")
