@@ -234,11 +234,12 @@ class DialogueManager:
                     Reply(err.message, ReplyKind.ERROR, intent=intent, error_code=str(err.code)),
                     undoable=False,
                 )
-            if not confirmed and turn.speech is not None and turn.speech.doubt(intent) is not None:
-                # a doubtful spoken reading, or one whose opposite was heard too: say what was heard and ask
-                return Confirm(f"{_sentence(turn.text)}?")
-        call = IntentCall(turn, nlu, slots, home, conv, self.core, confirmed)
-        outcome = await handler.handle(call)
+        outcome: Outcome
+        if not confirmed and nlu.intent.name == intent and turn.speech and turn.speech.doubt(intent) is not None:
+            # a doubtful spoken reading, or one whose opposite was heard too: say what was heard and ask
+            outcome = Confirm(f"{_sentence(turn.text)}?")
+        else:
+            outcome = await handler.handle(IntentCall(turn, nlu, slots, home, conv, self.core, confirmed))
         if isinstance(outcome, Ask | Confirm):
             conv.pending = Pending(
                 intent,

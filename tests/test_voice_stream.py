@@ -102,15 +102,22 @@ async def test_bad_messages_get_errors_and_the_socket_stays_open(voice_api: Api,
 
 
 async def test_cancel_drops_the_utterance(voice_api: Api, speaker: Speaker) -> None:
-    client = await VoiceWs.connect(voice_api)
-    await client.start()
-    await client.send_audio(await speaker.pcm16("Turn on the TV."))
+    """The audio after `cancel` would end the utterance and run its turn (trailing silence) if cancel did nothing."""
+    client = await VoiceWs.connect(voice_api, header_auth=False)
+    await client.start(speak=False)
+    await client.send_audio(silence(0.3) + await speaker.pcm16("Turn on the TV."))
     await client.ws.send_json({"type": "cancel"})
     await client.until("cancelled")
-    await client.ws.send_json({"type": "ping"})
-    await client.until("pong")
-    assert "reply" not in client.log.types()
-    assert (await device_state(voice_api, "tv"))["on"] is False
+    await client.send_audio(silence(1.5))  # enough to end the utterance and run it, had it not been dropped
+    assert (await client.until("error"))["error"]["message"] == 'Send {"type": "start"} before audio.'
+    await client.start(speak=False)  # the socket listens again: a later command still works
+    await client.send_audio(silence(0.3) + await speaker.pcm16("Turn on the desk lamp.") + silence(1.5))
+    done = await client.until("done")
+    replies = [e for e in client.log.events if e["type"] == "reply"]
+    assert [r["nlu"]["intent"]["name"] for r in replies] == ["turn_on"], client.log.events
+    assert [a["device_id"] for a in replies[0]["reply"]["actions"]] == ["desk_lamp"], replies
+    assert (await device_state(voice_api, "desk_lamp"))["on"] is True and done["conversation_id"]
+    assert (await device_state(voice_api, "tv"))["on"] is False, client.log.events
     await client.close()
 
 
@@ -139,6 +146,13 @@ async def test_continuous_listening_takes_one_command_after_another(voice_api: A
     await client.until("done")
     await client.until("listening")
     assert client.log.types().count("listening") == 3  # the start, then again after each turn
-    heard = [e["text"] for e in client.log.events if e["type"] == "transcript"]
-    assert (await device_state(voice_api, "desk_lamp"))["on"] is False, heard
+    replies = [e for e in client.log.events if e["type"] == "reply"]
+    # each command was heard and acted on: the lamp went on, then "it" (the lamp) went off again
+    acted = [
+        (r["nlu"]["intent"]["name"], [(a["device_id"], a["after"].get("on")) for a in r["reply"]["actions"]])
+        for r in replies
+    ]
+    assert acted == [("turn_on", [("desk_lamp", True)]), ("turn_off", [("desk_lamp", False)])], acted
+    assert {r["conversation_id"] for r in replies} == {"hands-free"}
+    assert (await device_state(voice_api, "desk_lamp"))["on"] is False
     await client.close()

@@ -66,6 +66,16 @@ def espeak_pcm16(text: str, speed: int = 160) -> bytes:
     return convert(pcm, fmt)
 
 
+def trim(pcm: bytes, threshold: float = 0.01) -> bytes:
+    """16-bit PCM without its leading and trailing silence (samples under 1 % of full scale, like sox's `silence`
+    effect at 1 %): synthesized clips carry silence at both ends that would lengthen a pause or hide a delay."""
+    audio = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > threshold * 32768)
+    if loud.size == 0:
+        return b""
+    return audio[loud[0] : loud[-1] + 1].tobytes()
+
+
 def silence(seconds: float) -> bytes:
     return bytes(int(seconds * STT_FORMAT.rate) * 2)
 
