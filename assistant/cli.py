@@ -7,14 +7,16 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from assistant import instance
 from assistant.config import Config, load_config
 from assistant.errors import ErrorCode, HearthError
 from assistant.validation import is_valid_text
@@ -36,16 +38,40 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 async def _with_core(config: Config, work: Callable[[Any], Awaitable[int]]) -> int:
+    """Run a one-shot command on the database itself; never on one that a running server owns."""
     from assistant.app import build_core
 
-    # One-shot commands need neither speech models nor channels.
-    quiet = replace(config, voice=replace(config.voice, stt="none", tts="none"), channels=())
-    core = build_core(replace(quiet, virtual_latency_ms=0.0))
-    await core.start()
-    try:
-        return await work(core)
-    finally:
-        await core.stop()
+    db = config.store.path
+    new = str(db) != ":memory:" and not db.exists()
+    with instance.local_use(db):
+        # One-shot commands need neither speech models nor channels.
+        quiet = replace(config, voice=replace(config.voice, stt="none", tts="none"), channels=())
+        core = build_core(replace(quiet, virtual_latency_ms=0.0))
+        await core.start()
+        empty = new and not core.registry.homes
+        try:
+            if empty:
+                raise HearthError(
+                    ErrorCode.NOT_FOUND,
+                    f"no server is running and {db.absolute()} does not exist; with --no-demo there would be no home "
+                    "in it, so it was not created",
+                )
+            if new:
+                print(
+                    f"hearth: no server is running and {db.absolute()} did not exist, so it was created with the "
+                    "demo home",
+                    file=sys.stderr,
+                )
+            return await work(core)
+        finally:
+            await core.stop()
+            if empty:  # a command that failed on a database it had just made leaves nothing behind
+                _remove_database(db)
+
+
+def _remove_database(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
@@ -61,6 +87,10 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 # -- serve ------------------------------------------------------------------------------------------------------
+SERVER_START_WAIT_S = 120.0  # how long a command waits for a server that is still loading its models
+SHUTDOWN_GRACE_S = 1.0  # requests still running at Ctrl-C get this long; WebSockets are closed at once (1001)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -70,81 +100,119 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = _config(args)
     logging.getLogger().setLevel(config.log_level)
-    app = create_app(config)
-    core = app[CORE_KEY]
+    # The port and the database are claimed before any model loads, so a clash is one line at once.
+    sock = instance.bind(config.server.host, config.server.port)
+    url = instance.client_url(config.server.host, sock.getsockname()[1])
+    ownership = instance.Ownership(config.store.path)
+    try:
+        ownership.claim(url)
+        app = create_app(config)
+        core = app[CORE_KEY]
 
-    async def announce(app: web.Application) -> None:
-        row = core.store.query_one("SELECT id FROM users WHERE name = ?", (DEMO_USER,))
-        base = f"http://{config.server.host}:{config.server.port}/"
-        if row is not None and not args.quiet:
-            home_id, user_id = core.default_principal()
-            token = core.auth.create_token(user_id, home_id, "web chat (hearth serve)")
-            print(f"Hearth is running. Open {base}#token={token}", flush=True)
-        else:
-            print(f"Hearth is running on {base}", flush=True)
+        async def announce(app: web.Application) -> None:
+            instance.ensure_cli_token(core, config.store.path)
+            row = core.store.query_one("SELECT id FROM users WHERE name = ?", (DEMO_USER,))
+            base = f"{url}/"
+            if row is not None and not args.quiet:
+                home_id, user_id = core.default_principal()
+                token = core.auth.create_token(user_id, home_id, "web chat (hearth serve)")
+                print(f"Hearth is running. Open {base}#token={token}", flush=True)
+            else:
+                print(f"Hearth is running on {base}", flush=True)
+            if not args.quiet:
+                print("Press Ctrl-C to stop.", flush=True)
 
-    app.on_startup.append(announce)
-    loop = _event_loop()
-    web.run_app(app, host=config.server.host, port=config.server.port, print=None, access_log=None, loop=loop)
+        app.on_startup.append(announce)
+        loop = _event_loop()
+        web.run_app(
+            app, sock=sock, print=None, access_log=None, loop=loop, shutdown_timeout=SHUTDOWN_GRACE_S,
+        )  # fmt: skip
+    finally:
+        ownership.release()
+        sock.close()
     return 0
 
 
-# -- say --------------------------------------------------------------------------------------------------------
-def _token_file(config: Config) -> Path:
-    return Path(f"{config.store.path}.cli-token")
+# -- client side: one way to find a running server ---------------------------------------------------------------
+def _find_server(args: argparse.Namespace, config: Config) -> instance.Found | None:
+    """The server this command should go through, or None to work on the database itself (see assistant.instance).
+    With an explicit --db, a server on the configured port that does not own that database is left alone."""
+    if getattr(args, "local", False):
+        return None
+    return instance.locate(
+        config.store.path,
+        config.server.host,
+        config.server.port,
+        server=getattr(args, "server", None),
+        probe_port=not args.db,
+    )
 
 
-def _server_up(config: Config) -> bool:
-    url = f"http://{config.server.host}:{config.server.port}/api/v1/health"
-    try:
-        with urllib.request.urlopen(url, timeout=0.3) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def _say_via_server(config: Config, body: dict[str, Any]) -> dict[str, Any]:
-    """A running server owns the devices: send the turn to it with this machine's CLI token."""
-    path = _token_file(config)
-    if not path.exists():
-        from assistant.auth import Auth
-        from assistant.store import Store
-
-        store = Store(config.store.path)
+def _server_token(args: argparse.Namespace, config: Config, found: instance.Found) -> tuple[str, str]:
+    """(token, where it came from): --token, $HEARTH_TOKEN, or the CLI token the owning server wrote."""
+    if getattr(args, "token", None):
+        return args.token.strip(), "--token"
+    if os.environ.get("HEARTH_TOKEN"):
+        return os.environ["HEARTH_TOKEN"].strip(), "$HEARTH_TOKEN"
+    path = instance.token_path(config.store.path)
+    db = config.store.path.absolute()
+    url = found.record.url
+    if found.owns_db and not path.exists() and url:
+        instance.answers(url, timeout=SERVER_START_WAIT_S)  # a starting server writes the token once it has loaded
+    if path.exists() and (found.owns_db or getattr(args, "server", None)):
         try:
-            home_id, user_id = _local_principal(store)
-            token = Auth(store).create_token(user_id, home_id, "hearth say")
-        finally:
-            store.close()
-        path.write_text(token)
-        os.chmod(path, 0o600)
+            return path.read_text().strip(), str(path)
+        except OSError as exc:
+            raise HearthError(ErrorCode.UNAUTHORIZED, f"cannot read the CLI token {path}: {exc.strerror}") from None
+    if found.owns_db:
+        raise HearthError(
+            ErrorCode.UNAUTHORIZED,
+            f"the server at {url} owns {db} but has written no CLI token to {path} yet; try again once it has "
+            "started, or pass --token",
+        )
+    raise HearthError(
+        ErrorCode.UNAUTHORIZED,
+        f"a Hearth server is running at {url}, but not on {db}: give its database (--db FILE) or a token for it "
+        f"(--token or $HEARTH_TOKEN), or pass --local to use {db} on its own",
+    )
+
+
+def _call_server(
+    args: argparse.Namespace, config: Config, found: instance.Found, method: str, path: str, body: Any = None
+) -> Any:
+    """One API call to the running server; every failure becomes one HearthError line."""
+    token, source = _server_token(args, config, found)
+    url = found.record.url
     request = urllib.request.Request(
-        f"http://{config.server.host}:{config.server.port}/api/v1/conversation",
-        data=json.dumps(body).encode(),
-        headers={
-            "Authorization": f"Bearer {path.read_text().strip()}",
-            "Content-Type": "application/json",
-        },
-        method="POST",
+        url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method=method,
     )
-    with urllib.request.urlopen(request, timeout=30) as resp:
-        result: dict[str, Any] = json.loads(resp.read())
-        return result
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            error = json.loads(exc.read()).get("error") or {}
+        except (ValueError, AttributeError):
+            error = {}
+        if exc.code == 401:
+            raise HearthError(
+                ErrorCode.UNAUTHORIZED,
+                f"the server at {url} did not accept the token from {source} (is it serving another database? "
+                "give its --db, or --token)",
+            ) from None
+        message = error.get("message") or f"the server at {url} answered {exc.code} {exc.reason}"
+        raise HearthError(ErrorCode.BAD_REQUEST, message) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise HearthError(ErrorCode.BUSY, f"cannot reach the server at {url}: {reason}") from None
+    except ValueError:
+        raise HearthError(ErrorCode.INTERNAL, f"the server at {url} did not answer with JSON") from None
 
 
-def _local_principal(store: Any) -> tuple[str, str]:
-    from assistant.demo import DEMO_USER
-
-    row = store.query_one(
-        "SELECT m.home_id, m.user_id FROM memberships m JOIN users u ON u.id = m.user_id "
-        "ORDER BY (u.name = ?) DESC, m.rowid LIMIT 1",
-        (DEMO_USER,),
-    )
-    if row is None:
-        raise HearthError(ErrorCode.NOT_FOUND, "No home exists yet; run `hearth serve` once.")
-    return row["home_id"], row["user_id"]
-
-
+# -- say --------------------------------------------------------------------------------------------------------
 def cmd_say(args: argparse.Namespace) -> int:
     config = _config(args)
     text = " ".join(args.text)
@@ -152,8 +220,9 @@ def cmd_say(args: argparse.Namespace) -> int:
     if args.area:
         body["area"] = args.area
     result: dict[str, Any] = {}
-    if not args.local and _server_up(config):
-        result = _say_via_server(config, body)
+    found = _find_server(args, config)
+    if found is not None:
+        result = _call_server(args, config, found, "POST", "/api/v1/conversation", body)
     else:
 
         async def work(core: Any) -> int:
@@ -175,21 +244,31 @@ def cmd_say(args: argparse.Namespace) -> int:
 def cmd_parse(args: argparse.Namespace) -> int:
     config = _config(args)
 
-    async def work(core: Any) -> int:
-        home_id, _ = core.default_principal()
-        vocab = core.registry.home(home_id).vocabulary
+    def texts() -> Iterator[str]:
         lines: Iterable[str] = sys.stdin if args.batch else [" ".join(args.text)]
         for line in lines:
             text = " ".join(line.split())
-            if args.batch and not text:
-                continue
+            if text or not args.batch:
+                yield text
+
+    if not args.batch and not args.text:
+        print("hearth: parse needs TEXT or --batch", file=sys.stderr)
+        return 2
+    found = _find_server(args, config)
+    if found is not None:
+        for text in texts():
+            result = _call_server(args, config, found, "POST", "/api/v1/nlu/parse", {"text": text})
+            print(json.dumps(result, ensure_ascii=False), flush=args.batch)
+        return 0
+
+    async def work(core: Any) -> int:
+        home_id, _ = core.default_principal()
+        vocab = core.registry.home(home_id).vocabulary
+        for text in texts():
             result = await core.nlu.parse(text, vocab)
             print(json.dumps(result.to_dict(), ensure_ascii=False), flush=args.batch)
         return 0
 
-    if not args.batch and not args.text:
-        print("hearth parse: give TEXT or --batch", file=sys.stderr)
-        return 2
     return asyncio.run(_with_core(config, work))
 
 
@@ -214,10 +293,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_devices(args: argparse.Namespace) -> int:
     config = _config(args)
 
-    async def work(core: Any) -> int:
-        home_id, _ = core.default_principal()
-        home = core.registry.home(home_id)
-        views = [e.view(home.areas) for e in home.devices.values()]
+    def show(views: list[dict[str, Any]]) -> int:
         if args.json:
             print(json.dumps(views, ensure_ascii=False))
             return 0
@@ -228,6 +304,15 @@ def cmd_devices(args: argparse.Namespace) -> int:
                 state = "UNAVAILABLE " + state
             print(f"{v['id']:24} {v['name']:24} {v['kind']:8} {v['area'] or '':12} {state}")
         return 0
+
+    found = _find_server(args, config)
+    if found is not None:
+        return show(_call_server(args, config, found, "GET", "/api/v1/devices")["devices"])
+
+    async def work(core: Any) -> int:
+        home_id, _ = core.default_principal()
+        home = core.registry.home(home_id)
+        return show([e.view(home.areas) for e in home.devices.values()])
 
     return asyncio.run(_with_core(config, work))
 
@@ -251,6 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="TOML config file (default: $HEARTH_CONFIG)")
     common.add_argument("--db", help="SQLite database path (default: hearth.db)")
+    # Commands that go through a running server when there is one (see assistant.instance.locate).
+    client = argparse.ArgumentParser(add_help=False)
+    client.add_argument("--server", metavar="URL", help="the running server to use (default: the one that owns --db)")
+    client.add_argument("--token", help="bearer token for --server (default: $HEARTH_TOKEN, or the server's CLI token)")
+    client.add_argument(
+        "--local", action="store_true", help="work on the database itself (refused while a server owns it)"
+    )
+    client.add_argument("--no-demo", action="store_true", help="do not create the demo home in a new database")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
@@ -264,15 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="do not print a login link")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("say", parents=[common], help="one conversation turn; prints the reply")
+    p = sub.add_parser("say", parents=[common, client], help="one conversation turn; prints the reply")
     p.add_argument("text", nargs="+")
     p.add_argument("--conversation", default=CLI_CONVERSATION, help="conversation id (kept between calls)")
     p.add_argument("--area", help="default area for this turn")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
-    p.add_argument("--local", action="store_true", help="use the database directly even if a server runs")
     p.set_defaults(func=cmd_say)
 
-    p = sub.add_parser("parse", parents=[common], help="NLU only: Rasa /model/parse JSON")
+    p = sub.add_parser("parse", parents=[common, client], help="NLU only: Rasa /model/parse JSON")
     p.add_argument("text", nargs="*")
     p.add_argument(
         "--batch",
@@ -289,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("devices", parents=[common], help="list devices and their state")
+    p = sub.add_parser("devices", parents=[common, client], help="list devices and their state")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_devices)
 
@@ -304,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every failure is one line on stderr and a non-zero exit; HEARTH_DEBUG=1 shows the traceback instead."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     raw = list(sys.argv[1:] if argv is None else argv)
     bad = next((a for a in raw if not is_valid_text(a)), None)
@@ -315,11 +408,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(raw)
     try:
         return int(args.func(args))
-    except HearthError as err:
-        print(f"hearth: {err.message}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`hearth parse --batch | head`): nothing more to say
+        sys.stderr.close()
+        return 141
+    except Exception as err:
+        if os.environ.get("HEARTH_DEBUG"):
+            raise
+        print(f"hearth: {_one_line(err)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(err: Exception) -> str:
+    if isinstance(err, HearthError):
+        message = err.message
+    elif isinstance(err, sqlite3.DatabaseError):
+        message = f"the database cannot be used: {err} (is --db a Hearth database?)"
+    elif isinstance(err, OSError) and err.filename:
+        message = f"{err.filename}: {err.strerror}"
+    else:
+        message = f"{type(err).__name__}: {err} (set HEARTH_DEBUG=1 to see where)"
+    return " ".join(message.split())
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from assistant.control import DeviceControl
 from assistant.demo import DEMO_HOME_ID, DEMO_USER, demo_home_change
 from assistant.devices import DeviceAdapter
 from assistant.dialogue import DialogueManager
+from assistant.errors import ErrorCode, HearthError
 from assistant.eventlog import EventLog
 from assistant.nlu.engine import NluEngine
 from assistant.registry import Registry
@@ -97,7 +98,10 @@ class Core:
             (DEMO_USER,),
         )
         if row is None:
-            raise RuntimeError("no home exists; start with demo enabled or create one")
+            raise HearthError(
+                ErrorCode.NOT_FOUND,
+                f"there is no home in {self.config.store.path.absolute()} yet: start without --no-demo to create one",
+            )
         return row["home_id"], row["user_id"]
 
     async def converse(self, turn: Turn) -> Reply:

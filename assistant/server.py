@@ -174,15 +174,18 @@ def build_server(core: Core, channels: Sequence[Channel] = ()) -> web.Applicatio
     app = web.Application(middlewares=[api_middleware], client_max_size=limit)
     json_protocol_errors(app)
     app[CORE_KEY] = core
-    app[WS_HUB_KEY] = WebSocketHub(core)
+    hub = app[WS_HUB_KEY] = WebSocketHub(core)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await core.start()
         yield
-        await app[WS_HUB_KEY].close_all()
+        await hub.close_all()
         await core.stop()
 
     app.cleanup_ctx.append(lifecycle)
+    # WebSockets are closed (1001) as shutdown begins, before aiohttp waits for open requests to finish.
+    app.on_response_prepare.append(hub.track)
+    app.on_shutdown.append(hub.close_all)
     app.router.add_get("/api/v1/health", health)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_post("/api/v1/conversation", conversation)

@@ -22,6 +22,8 @@ LOG = logging.getLogger(__name__)
 AUTH_TIMEOUT_S = 10.0
 MAX_MESSAGE = 64 * 1024
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_GOING_AWAY = 1001
+CLOSE_WAIT_S = 1.0  # how long shutdown waits for clients to answer the close frames
 
 
 def error_message(err: HearthError, msg_id: Any = None) -> dict[str, Any]:
@@ -60,20 +62,33 @@ async def authenticate(ws: web.WebSocketResponse, request: web.Request, auth: Au
 
 
 class WebSocketHub:
-    """Serves /api/v1/ws and closes every socket on shutdown."""
+    """Serves /api/v1/ws, and knows every open WebSocket of the app (any route) so that shutdown closes them all."""
 
     def __init__(self, core: Core) -> None:
         self.core = core
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
 
-    async def close_all(self) -> None:
-        for ws in list(self.sockets):
-            await ws.close(code=1001, message=b"server shutting down")
+    async def track(self, request: web.Request, response: web.StreamResponse) -> None:
+        """on_response_prepare hook: remember each WebSocket as it opens, whichever channel serves it."""
+        if isinstance(response, web.WebSocketResponse):
+            self.sockets.add(response)
+
+    async def close_all(self, app: web.Application | None = None) -> None:
+        """Close every open socket with 1001 (going away) at once, so clients know to reconnect; bounded in time."""
+        closing = [
+            asyncio.ensure_future(ws.close(code=CLOSE_GOING_AWAY, message=b"server shutting down"))
+            for ws in list(self.sockets)
+            if not ws.closed
+        ]
+        self.sockets.clear()
+        if closing:
+            _, late = await asyncio.wait(closing, timeout=CLOSE_WAIT_S)
+            for task in late:
+                task.cancel()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_MESSAGE)
         await ws.prepare(request)
-        self.sockets.add(ws)
         try:
             who = await authenticate(ws, request, self.core.auth)
             if who is None:

@@ -120,24 +120,35 @@ class LiveServer:
     process: subprocess.Popen[bytes]
 
 
-def hearth(*args: str, db: Path, timeout: float = 60, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real `hearth` CLI."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def hearth(
+    *args: str,
+    db: Path | None,
+    timeout: float = 60,
+    stdin: str | None = None,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `hearth` CLI (with `--db` unless db is None; from `cwd`, still with this tree's code)."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    db_args = [] if db is None else ["--db", str(db)]
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args, "--db", str(db)],
-        capture_output=True, text=True, timeout=timeout, input=stdin, env=env, cwd=ROOT, check=False,
+        [sys.executable, "-m", "assistant.cli", *args, *db_args],
+        capture_output=True, text=True, timeout=timeout, input=stdin, env=full_env, cwd=cwd, check=False,
     )  # fmt: skip
 
 
 @contextlib.contextmanager
-def serve_subprocess(tmp_path: Path, stt: str = "none", tts: str = "none", start_s: float = 60) -> Iterator[LiveServer]:
+def serve_subprocess(
+    tmp_path: Path, stt: str = "none", tts: str = "none", start_s: float = 60, port: int | None = None
+) -> Iterator[LiveServer]:
     """`hearth serve` as a subprocess on a free loopback port (its log in tmp_path/serve.log), with a token for the
     demo user; stopped afterwards."""
     db = tmp_path / "live.db"
     result = hearth("token", "create", "--user", "demo", db=db)
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]
-    port = free_port()
+    port = port or free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HEARTH_VOICE__STT": stt, "HEARTH_VOICE__TTS": tts}
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import urllib.request
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import LiveServer, hearth
+from tests.conftest import LiveServer, free_port, hearth
 
 
 def test_say_keeps_the_conversation_between_calls(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
     out = hearth("say", "turn on the kitchen lights", db=db)
     assert out.returncode == 0, out.stderr
+    assert "was created with the demo home" in out.stderr  # a new database is never made quietly
     assert "kitchen lights" in out.stdout.lower()
     out = hearth("say", "turn it off", "--json", db=db)
     assert out.returncode == 0, out.stderr
@@ -51,17 +55,103 @@ def test_train_reports(tmp_path: Path) -> None:
     assert "trained" in out.stdout
 
 
-def test_say_goes_through_a_running_server(live_server: LiveServer) -> None:
-    import urllib.request
-
-    port = live_server.url.rsplit(":", 1)[1]
-    env_config = live_server.db.parent / "c.toml"
-    env_config.write_text(f"[server]\nport = {port}\n")
-    out = hearth("say", "turn on the floor lamp", "--config", str(env_config), db=live_server.db)
-    assert out.returncode == 0, out.stderr
+def _device(server: LiveServer, device_id: str) -> dict[str, Any]:
     req = urllib.request.Request(
-        live_server.url + "/api/v1/devices/floor_lamp",
-        headers={"Authorization": f"Bearer {live_server.token}"},
+        f"{server.url}/api/v1/devices/{device_id}", headers={"Authorization": f"Bearer {server.token}"}
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
-        assert json.loads(resp.read())["state"]["on"] is True  # the server's own state changed
+        body: dict[str, Any] = json.loads(resp.read())
+        return body
+
+
+def _one_error_line(out: subprocess.CompletedProcess[str]) -> str:
+    """A failed command: non-zero exit, one line on stderr starting with `hearth:`, no traceback."""
+    assert out.returncode != 0, out
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hearth: "), out.stderr
+    return lines[0]
+
+
+def test_say_finds_the_server_that_owns_the_database(live_server: LiveServer) -> None:
+    # The server listens on a random port, not the configured 8470: the lock beside the database says where.
+    out = hearth("say", "turn on the floor lamp", db=live_server.db)
+    assert out.returncode == 0, out.stderr
+    assert "floor lamp" in out.stdout.lower()
+    assert _device(live_server, "floor_lamp")["state"]["on"] is True  # the server's own state changed
+    # "it" follows on in the same conversation, through the server
+    out = hearth("say", "turn it off", "--json", db=live_server.db)
+    assert json.loads(out.stdout)["reply"]["actions"][0]["device_id"] == "floor_lamp"
+    assert _device(live_server, "floor_lamp")["state"]["on"] is False
+    # devices and parse go through the same server
+    devices = json.loads(hearth("devices", "--json", db=live_server.db).stdout)
+    assert {d["id"]: d for d in devices}["floor_lamp"]["state"]["on"] is False
+    parsed = json.loads(hearth("parse", "lock the front door", db=live_server.db).stdout)
+    assert parsed["intent"]["name"] == "lock"
+
+
+def test_commands_never_write_a_database_that_a_server_owns(live_server: LiveServer) -> None:
+    before = live_server.db.stat().st_mtime_ns, (live_server.db.parent / "live.db-wal").stat().st_size
+    for args in (("token", "create", "--user", "eve"), ("say", "turn on the porch light", "--local")):
+        line = _one_error_line(hearth(*args, db=live_server.db))
+        assert f"belongs to the server at {live_server.url}" in line, line
+    after = live_server.db.stat().st_mtime_ns, (live_server.db.parent / "live.db-wal").stat().st_size
+    assert before == after
+    assert _device(live_server, "porch_light")["state"].get("on") is not True
+
+
+def test_from_another_directory_while_a_server_runs(live_server: LiveServer, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    port = live_server.url.rsplit(":", 1)[1]
+    env = {"HEARTH_SERVER__PORT": port}  # the server answers on the configured port, but owns another database
+    line = _one_error_line(hearth("say", "turn on the desk lamp", db=None, cwd=elsewhere, env=env))
+    assert f"running at {live_server.url}, but not on {elsewhere / 'hearth.db'}" in line
+    assert "--db" in line and "--token" in line
+    assert not (elsewhere / "hearth.db").exists()  # no second demo home appeared
+    assert _device(live_server, "desk_lamp")["state"].get("on") is not True
+    # Told which database, it works from anywhere; so does an explicit server and token.
+    out = hearth("say", "turn on the desk lamp", db=live_server.db, cwd=elsewhere, env=env)
+    assert out.returncode == 0, out.stderr
+    assert _device(live_server, "desk_lamp")["state"]["on"] is True
+    out = hearth(
+        "say", "turn off the desk lamp", "--server", live_server.url, "--token", live_server.token,
+        db=None, cwd=elsewhere,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert _device(live_server, "desk_lamp")["state"]["on"] is False
+    # A token the server does not know is one line, not a 401 traceback.
+    bad = "hth_" + "x" * 43
+    line = _one_error_line(hearth("say", "hi", "--server", live_server.url, "--token", bad, db=None, cwd=elsewhere))
+    assert f"the server at {live_server.url} did not accept the token from --token" in line
+
+
+def test_in_a_new_directory_without_a_server_it_says_what_it_created(tmp_path: Path) -> None:
+    env = {"HEARTH_SERVER__PORT": str(free_port())}  # nothing answers there
+    out = hearth("say", "turn on the kitchen lights", db=None, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "kitchen lights" in out.stdout.lower()
+    assert out.stderr.strip() == (
+        f"hearth: no server is running and {tmp_path / 'hearth.db'} did not exist, so it was created with the demo home"
+    )
+    out = hearth("say", "turn it off", db=None, cwd=tmp_path, env=env)
+    assert out.returncode == 0 and out.stderr == "", out.stderr  # the second time there is nothing to announce
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    line = _one_error_line(hearth("say", "hello", "--no-demo", db=None, cwd=empty, env=env))
+    assert "with --no-demo there would be no home in it, so it was not created" in line
+    assert not (empty / "hearth.db").exists()
+
+
+def test_every_error_is_one_line(tmp_path: Path) -> None:
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("this is not a database\n" * 100)
+    assert "cannot be used" in _one_error_line(hearth("devices", db=not_a_db))
+    line = _one_error_line(
+        hearth("say", "hi", "--server", f"http://127.0.0.1:{free_port()}", "--token", "hth_x", db=None)
+    )
+    assert "cannot reach the server at http://127.0.0.1:" in line
+    assert hearth("devices", db=tmp_path / "a.db").returncode == 0
+    assert "home" in _one_error_line(hearth("token", "create", "--user", "x", "--home", "nope", db=tmp_path / "a.db"))
+    bad_config = tmp_path / "bad.toml"
+    bad_config.write_text("[server]\nport = 'many'\n")
+    assert "server.port" in _one_error_line(hearth("devices", "--config", str(bad_config), db=tmp_path / "b.db"))

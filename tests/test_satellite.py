@@ -447,11 +447,13 @@ async def test_streaming_satellite_is_endpointed_by_vad(tmp_path: Path) -> None:
 
 
 # -- the real `wyoming-satellite` program (PyPI), with a file as its microphone ---------------------------------------
-SATELLITE_PYTHON = Path(os.environ.get("WYOMING_SATELLITE_PYTHON", "/tmp/wyoming-satellite/bin/python"))
-SETUP_HINT = (
-    "python3.11 -m venv /tmp/wyoming-satellite && /tmp/wyoming-satellite/bin/pip install wyoming-satellite==1.0.0 "
-    "(or set WYOMING_SATELLITE_PYTHON)"
+# Where `./scripts/setup test` installs it, in this repository; WYOMING_SATELLITE_PYTHON points elsewhere.
+SATELLITE_PYTHON = Path(
+    os.environ.get(
+        "WYOMING_SATELLITE_PYTHON", str(Path(__file__).resolve().parent.parent / ".venv-satellite/bin/python")
+    )
 )
+SETUP_HINT = "./scripts/setup test (or set WYOMING_SATELLITE_PYTHON)"
 
 # Plays 16 kHz 16-bit mono silence in real time, like a microphone; once the file named by argv[2] exists, it plays
 # the speech in argv[1] once, then silence again. Runs until the satellite stops it.

@@ -173,7 +173,9 @@
       failPending('The connection to Hearth was lost before it answered. Please try again.');
       if (ev.code === 4401) { signOut('That token was not accepted. Please sign in again.'); return; }
       if (!st.token) return;
-      setConn('offline', 'Offline, retrying…');
+      // 1001: the server is going away (stopped or restarting); try again soon, from the shortest delay.
+      if (ev.code === 1001) st.backoff = 0;
+      setConn('offline', 'Reconnecting…');
       scheduleReconnect();
     });
   }
