@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.nlu.text import normalise
-
-FILLERS = ("hey hearth", "ok hearth", "okay hearth", "hearth", "ok", "okay", "well", "so")
-TRAILERS = ("please", "hearth", "now", "then")
+WORD = re.compile(r"[a-z0-9]+")
+ARTICLES = frozenset({"a", "an", "the"})
+LEADING = frozenset({"hey", "ok", "okay", "hearth", "well", "so"})  # polite or wake words before a phrase
+TRAILING = frozenset({"please", "hearth", "now", "then"})
 
 
 def phrase_key(text: str) -> str:
     """How a phrase is compared: lowercase words, no punctuation or articles, polite fillers dropped."""
-    key = normalise(text)
-    changed = True
-    while changed and key:
-        changed = False
-        for filler in FILLERS:
-            if key.startswith(filler + " "):
-                key, changed = key[len(filler) + 1 :], True
-        for trailer in TRAILERS:
-            if key.endswith(" " + trailer):
-                key, changed = key[: -len(trailer) - 1], True
-    return key
+    words = [w for w in WORD.findall(text.lower().replace("'", "").replace("\u2019", "")) if w not in ARTICLES]
+    start, end = 0, len(words)
+    while start < end and words[start] in LEADING:
+        start += 1
+    while end > start and words[end - 1] in TRAILING:
+        end -= 1
+    return " ".join(words[start:end])
 
 
 @dataclass(frozen=True, slots=True)
