@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.store import Store, WriteOp, dumps
-from assistant.turn import ActionTaken
 
 PENDING_TTL_S = 300.0
 HISTORY_DEPTH = 10
@@ -62,25 +61,29 @@ class ConversationState:
     id: str
     last_devices: list[str] = field(default_factory=list)
     pending: Pending | None = None
-    # Undo history, newest last: each group is the actions of one turn, kept in their to_dict form so that
-    # saving the conversation every turn does not serialise them again.
-    history: list[list[dict[str, Any]]] = field(default_factory=list)
+    # Undo history, newest last: one group per undoable turn, in stored form (so that saving the conversation every
+    # turn does not serialise it again): {"turn": n, "actions": [ActionTaken dicts], "changes": [journal changes]},
+    # or {"turn": n, "irreversible": [what]} for a change that cannot be undone.
+    history: list[dict[str, Any]] = field(default_factory=list)
     turns: int = 0
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
+    # The last request handled, for follow-ups ("the bedroom as well") and corrections ("no, I meant ..."):
+    # {"intent": str, "slots": {...}, "turn": n}.
+    last_action: dict[str, Any] | None = None
 
     def live_pending(self) -> Pending | None:
         if self.pending and time.time() - self.pending.created_at > PENDING_TTL_S:
             self.pending = None
         return self.pending
 
-    def remember(self, actions: list[ActionTaken]) -> None:
-        self.history.append([a.to_dict() for a in actions])
+    def remember(self, group: dict[str, Any]) -> None:
+        self.history.append(group)
         del self.history[:-HISTORY_DEPTH]
 
-    def pop_undo(self) -> list[ActionTaken]:
-        """The newest group of actions, taken off the history (empty when there is none)."""
-        return [ActionTaken.from_dict(a) for a in self.history.pop()] if self.history else []
+    def pop_undo(self) -> dict[str, Any] | None:
+        """The newest undo step, taken off the history (None when there is none)."""
+        return self.history.pop() if self.history else None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConversationState:
@@ -90,10 +93,11 @@ class ConversationState:
             id=str(data["id"]),
             last_devices=list(data.get("last_devices") or []),
             pending=Pending.from_dict(data["pending"]) if data.get("pending") else None,
-            history=[list(group) for group in data.get("history") or []],
+            history=[_group(g) for g in data.get("history") or []],
             turns=int(data.get("turns", 0)),
             created_at=float(data.get("created_at", time.time())),
             updated_at=float(data.get("updated_at", time.time())),
+            last_action=data.get("last_action"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +111,13 @@ class ConversationState:
             "turns": self.turns,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "last_action": self.last_action,
         }
+
+
+def _group(raw: Any) -> dict[str, Any]:
+    """An undo step as stored; a bare list of actions is the older form."""
+    return {"turn": -1, "actions": list(raw)} if isinstance(raw, list) else dict(raw)
 
 
 class Conversations:

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from assistant import journal
 from assistant.bus import BusEvent
 from assistant.conversation import Conversations, ConversationState, Pending
-from assistant.devices import Command, CommandName, settable_state
 from assistant.errors import ErrorCode, HearthError, NluError
 from assistant.eventlog import EventType, append_op
 from assistant.intents import (
@@ -30,8 +30,9 @@ from assistant.nlu.result import FALLBACK_INTENT, Entity, IntentScore, NluResult
 from assistant.nlu.text import tokenize
 from assistant.readings import UtteranceReader
 from assistant.registry import Home
-from assistant.store import Change
-from assistant.turn import Reply, ReplyKind, Turn
+from assistant.store import Change, WriteOp
+from assistant.turn import ActionTaken, Reply, ReplyKind, Turn
+from assistant.undo import merge_group, revert
 from assistant.validation import check_text
 
 if TYPE_CHECKING:
@@ -39,8 +40,17 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-# Intents the dialogue manager answers itself.
+# Intents the dialogue manager answers itself, and those that only make sense in a conversation's context.
 OWN_INTENTS = {"affirm", "deny", "cancel", "undo"}
+FLOW_INTENTS = OWN_INTENTS | {"inform", "correct"}
+# A turn whose intent is some service's, at least this sure, is a request of its own: it replaces an open question
+# it does not answer, and it is one part of a compound request.
+REQUEST_CONFIDENCE = 0.5
+TARGET_ENTITIES = {"device", "area", "device_class", "scene"}
+TARGET_SLOTS = ("device", "device_options", "device_mention", "area", "device_class", "scene")
+AREA_DROPS = ("device", "device_options", "device_mention", "area")  # a new room keeps the kind ("lights")
+SPLIT = re.compile(r"\s*(?:,\s*(?:and\s+|then\s+)?|\band then\b|\band\b|\bthen\b)\s*", re.IGNORECASE)
+CONNECTIVES = {"and", "then", "also", "and then"}
 ORDINALS = {
     "first": 0, "one": 0, "1st": 0, "second": 1, "two": 1, "2nd": 1, "third": 2, "three": 2, "3rd": 2,
     "fourth": 3, "four": 3, "4th": 3, "fifth": 4, "five": 4, "5th": 4,
@@ -70,6 +80,34 @@ class _Users:
 
     lock: asyncio.Lock
     count: int = 0
+
+
+def _targets(nlu: NluResult) -> bool:
+    """Whether the turn names a target (a device, a room, a kind of device or a scene)."""
+    return any(e.entity in TARGET_ENTITIES for e in nlu.entities)
+
+
+def _asking(
+    question: Ask | Confirm,
+    said: list[str],
+    actions: list[ActionTaken],
+    ops: list[WriteOp],
+    changes: list[Change],
+    intent: str,
+    context: list[str] | None = None,
+) -> Done:
+    """A reply that reports what was done and asks the question (whose Pending is already set)."""
+    kind = ReplyKind.CONFIRM if isinstance(question, Confirm) else ReplyKind.ASK
+    options = question.options if isinstance(question, Ask) else []
+    reply = Reply(
+        " ".join([*said, question.question]),
+        kind,
+        actions=actions,
+        expects_answer=True,
+        card={"options": options} if options else None,
+        intent=intent,
+    )
+    return Done(reply, ops=ops, changes=changes, context_devices=list(dict.fromkeys(context)) if context else None)
 
 
 class DialogueManager:
@@ -115,19 +153,14 @@ class DialogueManager:
             turn.area = None  # an unknown default area is ignored, not fatal
         nlu_error: HearthError | None = None
         try:
-            nlu = await self.core.nlu.parse(text, home.vocabulary)
+            nlu, whole = await self._read(text, home)
         except NluError as err:  # e.g. the Rasa server is down and no fallback is configured
-            nlu, nlu_error = NluResult(text=text, intent=IntentScore(FALLBACK_INTENT, 0.0)), err
-        else:
-            for reader in self.readers:
-                reading = reader.read(text, home, nlu)
-                if reading is not None:
-                    nlu = reading
-                    break
+            nlu, whole, nlu_error = NluResult(text=text, intent=IntentScore(FALLBACK_INTENT, 0.0)), True, err
+        recording = journal.start()
         try:
             if nlu_error is not None:
                 raise nlu_error
-            outcome = await self._route(turn, nlu, home, conv)
+            outcome = await self._route(turn, nlu, home, conv, whole)
         except HearthError as err:
             outcome = Done(Reply(err.message, ReplyKind.ERROR, error_code=str(err.code)), undoable=False)
         except Exception:
@@ -140,7 +173,9 @@ class DialogueManager:
                 ),
                 undoable=False,
             )
-        reply = self._finish(outcome, nlu, conv)
+        finally:
+            changes = journal.stop(recording)
+        reply = self._finish(outcome, conv, changes)
         reply.conversation_id = conv.id
         if reply.intent is None:
             reply.intent = nlu.intent.name
@@ -148,8 +183,20 @@ class DialogueManager:
         LOG.debug("turn %.1f ms: %r -> %s", (time.perf_counter() - started) * 1000, text, reply.kind)
         return reply, nlu
 
+    async def _read(self, text: str, home: Home) -> tuple[NluResult, bool]:
+        """What the NLU makes of the text, unless a service's reader knows better (a routine's phrase); and whether
+        a reader gave it (then it is the whole utterance's meaning, never split into parts)."""
+        nlu = await self.core.nlu.parse(text, home.vocabulary)
+        for reader in self.readers:
+            reading = reader.read(text, home, nlu)
+            if reading is not None:
+                return reading, True
+        return nlu, False
+
     # -- routing ------------------------------------------------------------------------------------------------
-    async def _route(self, turn: Turn, nlu: NluResult, home: Home, conv: ConversationState) -> Outcome:
+    async def _route(
+        self, turn: Turn, nlu: NluResult, home: Home, conv: ConversationState, whole: bool = False
+    ) -> Outcome:
         if not turn.text:
             return Done(
                 Reply(
@@ -159,7 +206,6 @@ class DialogueManager:
                 ),
                 undoable=False,
             )
-        intent = nlu.intent.name
         pending = conv.live_pending()
         if turn.reply_to is not None and (pending is None or pending.id != turn.reply_to):
             # a button of an old question: it answers nothing now, and the open question (if any) stays open
@@ -175,24 +221,57 @@ class DialogueManager:
             )
         if pending is not None:
             conv.pending = None
-            if pending.awaiting == "confirm":
-                if intent == "affirm":
-                    return await self._run(pending.intent, pending.slots, turn, nlu, home, conv, confirmed=True)
-                if intent in {"deny", "cancel"}:
-                    return Done(Reply("Okay, I won't.", ReplyKind.CANCELLED), undoable=False)
-            else:
-                if intent == "cancel" or (intent == "deny" and not nlu.entities):
-                    return Done(Reply("Okay, never mind.", ReplyKind.CANCELLED), undoable=False)
-                slots = self._fill(pending, turn, nlu, home)
-                if slots is not None:
-                    return await self._run(pending.intent, slots, turn, nlu, home, conv)
-                if intent == FALLBACK_INTENT or intent == pending.intent or intent in {"affirm", "deny"}:
-                    conv.pending = pending  # keep waiting; ask again
-                    return Ask(
-                        f"Sorry, I still need to know: {pending.question}",
-                        pending.awaiting,
-                        pending.options,
-                    )
+            answered = await self._answer(pending, turn, nlu, home, conv, forced=turn.reply_to is not None)
+            if answered is not None:
+                return answered
+            # not an answer to it: the question is dropped and the turn stands on its own
+        parts = None if whole else await self._split(turn.text, home)
+        if parts is not None:
+            return await self._compound(parts, turn, home, conv)
+        return await self._dispatch(turn, nlu, home, conv)
+
+    async def _answer(
+        self, pending: Pending, turn: Turn, nlu: NluResult, home: Home, conv: ConversationState, forced: bool
+    ) -> Outcome | None:
+        """The open question's answer, a re-ask, or None when the turn is something else (the question is dropped).
+
+        A turn answers the question only if it fits it; a new, complete, confident request replaces it."""
+        intent = nlu.intent.name
+        if pending.awaiting == "confirm":
+            if intent == "affirm":
+                return await self._run(pending.intent, pending.slots, turn, nlu, home, conv, confirmed=True)
+            if intent in {"deny", "cancel"}:
+                return Done(Reply("Okay, I won't.", ReplyKind.CANCELLED), undoable=False)
+            if forced or intent == FALLBACK_INTENT:
+                conv.pending = pending
+                return Confirm(f"Sorry, I need a yes or no: {pending.question}")
+            return None
+        if intent == "cancel" or (intent == "deny" and not _targets(nlu)):
+            return Done(Reply("Okay, never mind.", ReplyKind.CANCELLED), undoable=False)
+        new_request = self._is_request(nlu)
+        if new_request and intent != pending.intent and not forced:
+            return None
+        slots = self._fill(pending, turn, nlu, home)
+        if slots is not None:
+            return await self._run(pending.intent, slots, turn, nlu, home, conv)
+        if forced or (not new_request and intent in {FALLBACK_INTENT, pending.intent, "affirm", "deny", "inform"}):
+            conv.pending = pending  # keep waiting; ask again
+            return Ask(f"Sorry, I still need to know: {pending.question}", pending.awaiting, pending.options)
+        return None
+
+    def _is_request(self, nlu: NluResult) -> bool:
+        """A complete request of its own: an intent some service handles, said with confidence."""
+        intent = nlu.intent
+        return (
+            intent.name in self.handlers and intent.name not in FLOW_INTENTS and intent.confidence >= REQUEST_CONFIDENCE
+        )
+
+    async def _dispatch(self, turn: Turn, nlu: NluResult, home: Home, conv: ConversationState) -> Outcome:
+        intent = nlu.intent.name
+        if intent == "inform" or (intent == FALLBACK_INTENT and _targets(nlu) and conv.last_action):
+            return await self._follow_up(turn, nlu, home, conv)
+        if intent == "correct" or (intent == "deny" and _targets(nlu) and conv.last_action):
+            return await self._correct(turn, nlu, home, conv)
         if intent == FALLBACK_INTENT:
             return Done(Reply(NOT_UNDERSTOOD, ReplyKind.NOT_UNDERSTOOD), undoable=False)
         if intent == "cancel":
@@ -206,6 +285,136 @@ class DialogueManager:
             return await self._undo(home, conv)
         return await self._run(intent, None, turn, nlu, home, conv)
 
+    # -- follow-ups and corrections -----------------------------------------------------------------------------
+    def _retarget(
+        self, nlu: NluResult, home: Home, conv: ConversationState, correction: bool
+    ) -> tuple[str, dict[str, Any]] | Done:
+        """The last request's intent with its slots, its target replaced by the one this turn names. A bare
+        fragment repeats only intents that allow it; a correction ("no, I meant the kitchen") redoes any."""
+        last = conv.last_action
+        handler = self.handlers.get(last["intent"]) if last else None
+        if last is None or handler is None or not (handler.follow_up or correction):
+            what = join_names(e.text for e in nlu.entities if e.entity in TARGET_ENTITIES)
+            speech = f"What should I do with {what}?" if what else NOT_UNDERSTOOD
+            return Done(Reply(speech, ReplyKind.NOT_UNDERSTOOD), undoable=False)
+        try:
+            new = validate_slots(handler.slots, nlu, home)
+        except SlotError as err:
+            return Done(Reply(err.message, ReplyKind.ERROR, error_code=str(err.code)), undoable=False)
+        if not any(k in new for k in TARGET_SLOTS):
+            return Done(Reply(NOT_UNDERSTOOD, ReplyKind.NOT_UNDERSTOOD), undoable=False)
+        slots = dict(last["slots"])
+        dropped = TARGET_SLOTS if {"device", "device_options", "device_class"} & new.keys() else AREA_DROPS
+        for key in dropped:
+            slots.pop(key, None)
+        slots.update(new)
+        return str(last["intent"]), slots
+
+    async def _follow_up(self, turn: Turn, nlu: NluResult, home: Home, conv: ConversationState) -> Outcome:
+        """ "the bedroom as well", "now the office": the last request again, on the new target."""
+        found = self._retarget(nlu, home, conv, correction=False)
+        if isinstance(found, Done):
+            return found
+        intent, slots = found
+        return await self._run(intent, slots, turn, nlu, home, conv, follow_up=True)
+
+    async def _correct(self, turn: Turn, nlu: NluResult, home: Home, conv: ConversationState) -> Outcome:
+        """ "no, I meant the coffee maker": put back what the last request did, then do it to the right target;
+        one undo step for both."""
+        found = self._retarget(nlu, home, conv, correction=True)
+        if isinstance(found, Done):
+            if conv.last_action is not None and not _targets(nlu):
+                return Done(Reply("Sorry. What did you mean?", ReplyKind.ANSWER), undoable=False)
+            return found
+        intent, slots = found
+        last_turn = conv.last_action["turn"] if conv.last_action else None
+        reverted = None
+        prior: list[dict[str, Any]] = []
+        if conv.history and conv.history[-1].get("turn") == last_turn:
+            prior = [conv.history.pop()]
+            reverted = await revert(self.core, home, prior[0])
+        outcome = await self._run(intent, slots, turn, nlu, home, conv, follow_up=True)
+        if reverted is None:
+            return outcome
+        if not isinstance(outcome, Done):
+            # the corrected request asks first (which one? are you sure?): what was done stays put back, and is said
+            said = f"Okay, {'; '.join(reverted.said)}." if reverted.said else ""
+            return _asking(outcome, [said] if said else [], reverted.actions, [], reverted.changes, intent)
+        outcome.reply.actions = reverted.actions + outcome.reply.actions
+        outcome.changes = reverted.changes + outcome.changes
+        outcome.merge_undo = prior
+        if reverted.failures:
+            outcome.reply.speech += " " + " ".join(reverted.failures)
+        return outcome
+
+    # -- compound requests --------------------------------------------------------------------------------------
+    async def _split(self, text: str, home: Home) -> list[NluResult] | None:
+        """Parts of a compound request ("switch off the fan and close the blinds"), each parsed on its own; None
+        when the turn is one request. A part without its own verb ("and the hallway light") stays with the one
+        before it."""
+        lowered = text.lower()
+        if not any(c in lowered for c in (" and ", " then ", ",")):
+            return None
+        pieces = [p.strip(" ,") for p in SPLIT.split(text)]
+        pieces = [p for p in pieces if p and p.lower() not in CONNECTIVES]
+        if len(pieces) < 2:
+            return None
+        parts: list[tuple[str, NluResult]] = []
+        for piece in pieces:
+            parsed, _ = await self._read(piece, home)
+            if self._is_request(parsed) and parsed.intent.name != "undo":
+                parts.append((piece, parsed))
+            elif parts:
+                joined = f"{parts[-1][0]} and {piece}"
+                parts[-1] = (joined, (await self._read(joined, home))[0])
+            else:
+                return None
+        if len(parts) < 2:
+            return None
+        return [p for _, p in parts]
+
+    async def _compound(self, parts: list[NluResult], turn: Turn, home: Home, conv: ConversationState) -> Outcome:
+        """Each part with its own intent and target, in order ("them" in a later part is the earlier part's target).
+        A part that asks (a confirmation for unlocking) does not hold back the others; the reply covers every part."""
+        speech: list[str] = []
+        actions: list[ActionTaken] = []
+        ops: list[WriteOp] = []
+        changes: list[Change] = []
+        question: Ask | Confirm | None = None
+        question_pending: Pending | None = None
+        errors: list[str] = []
+        context: list[str] = []
+        intents: list[str] = []
+        for part in parts:
+            sub = replace(turn, text=part.text)
+            outcome = await self._run(part.intent.name, None, sub, part, home, conv)
+            intents.append(part.intent.name)
+            if isinstance(outcome, Ask | Confirm):
+                if question is None:
+                    question, question_pending = outcome, conv.pending
+                else:
+                    speech.append(f"I didn't do this part yet: {part.text}.")
+                conv.pending = question_pending
+                continue
+            reply = outcome.reply
+            speech.append(reply.speech)
+            actions += reply.actions
+            ops += outcome.ops
+            changes += outcome.changes
+            if reply.kind == ReplyKind.ERROR:
+                errors.append(reply.error_code or "")
+            devices = outcome.context_devices or [a.device_id for a in reply.actions]
+            if devices:
+                conv.last_devices = list(dict.fromkeys(devices))
+                context += devices
+        conv.pending = question_pending
+        if question is not None:
+            return _asking(question, speech, actions, ops, changes, intents[0], context)
+        kind = ReplyKind.ERROR if errors and not actions and not changes else ReplyKind.DONE
+        reply = Reply(" ".join(speech), kind, actions=actions, intent=intents[0])
+        return Done(reply, ops=ops, changes=changes, context_devices=list(dict.fromkeys(context)) or None)
+
+    # -- running a handler --------------------------------------------------------------------------------------
     async def _run(
         self,
         intent: str,
@@ -215,6 +424,7 @@ class DialogueManager:
         home: Home,
         conv: ConversationState,
         confirmed: bool = False,
+        follow_up: bool = False,
     ) -> Outcome:
         handler = self.handlers.get(intent)
         if handler is None:
@@ -234,6 +444,8 @@ class DialogueManager:
                     Reply(err.message, ReplyKind.ERROR, intent=intent, error_code=str(err.code)),
                     undoable=False,
                 )
+        if follow_up:
+            turn = replace(turn, area=None)  # the new target is said; the default room does not narrow it
         outcome: Outcome
         if not confirmed and nlu.intent.name == intent and turn.speech and turn.speech.doubt(intent) is not None:
             # a doubtful spoken reading, or one whose opposite was heard too: say what was heard and ask
@@ -248,8 +460,11 @@ class DialogueManager:
                 outcome.question,
                 outcome.options if isinstance(outcome, Ask) else [],
             )
-        elif isinstance(outcome, Done) and outcome.reply.intent is None:
-            outcome.reply.intent = intent
+        else:
+            if outcome.reply.intent is None:
+                outcome.reply.intent = intent
+            if handler.slots and outcome.reply.kind in {ReplyKind.DONE, ReplyKind.ANSWER}:
+                conv.last_action = {"intent": intent, "slots": slots, "turn": conv.turns}
         return outcome
 
     def _fill(self, pending: Pending, turn: Turn, nlu: NluResult, home: Home) -> dict[str, Any] | None:
@@ -310,54 +525,62 @@ class DialogueManager:
                     return inter
         if ALL_WORDS & set(words):
             return list(options)
-        for w in words:
-            if w in ORDINALS and ORDINALS[w] < len(options) and ("one" in words or w != "one"):
-                return [options[ORDINALS[w]]]
-        if "last" in words:
-            return [options[-1]]
         areas = [e.value for e in nlu.entities if e.entity == "area"]
         if areas:
             in_area = [o for o in options if home.devices[o].device.area in areas]
             if in_area:
                 return in_area
-        wanted = set(words) - {"the", "one", "a", "please", "that", "i", "mean"}
+        # words of a name ("the floor one") before ordinals: "one" is a placeholder there, not a number
+        wanted = set(words) - {"the", "one", "a", "please", "that", "i", "mean", "number", "last"} - ORDINALS.keys()
         scored = []
         for o in options:
             name_words = set(WORD.findall(home.devices[o].device.name.lower())) | set(o.split("_"))
             scored.append((len(wanted & name_words), o))
         best = max((s for s, _ in scored), default=0)
         winners = [o for s, o in scored if s == best and best > 0]
-        return winners if len(winners) == 1 else []
+        if len(winners) == 1:
+            return winners
+        for w in words:
+            counts = w != "one" or words == ["one"] or "number" in words
+            if w in ORDINALS and ORDINALS[w] < len(options) and counts:
+                return [options[ORDINALS[w]]]
+        if "last" in words:
+            return [options[-1]]
+        return []
 
     async def _undo(self, home: Home, conv: ConversationState) -> Outcome:
         group = conv.pop_undo()
-        if not group:
+        if group is None:
             return Done(Reply("There's nothing to undo.", ReplyKind.ANSWER, intent="undo"), undoable=False)
-        commands = []
-        for action in reversed(group):
-            entry = home.devices.get(action.device_id)
-            if entry is not None:
-                commands.append(
-                    (entry.device, Command(CommandName.RESTORE, {"state": settable_state(entry.device, action.before)}))
-                )
-        outcome = await self.core.control.execute(home, commands)
-        names = join_names(f"the {home.devices[a.device_id].device.name}" for a in outcome.actions)
-        if outcome.failures and not outcome.actions:
+        if group.get("irreversible") and not group.get("actions") and not group.get("changes"):
+            what = join_names(group["irreversible"])
+            return Done(Reply(f"Sorry, I can't undo that ({what}).", ReplyKind.ANSWER, intent="undo"), undoable=False)
+        done = await revert(self.core, home, group)
+        if done.failures and not done.actions and not done.changes:
             conv.remember(group)
-            raise outcome.failures[0][1]
-        speech = f"Undone: {names} {'is' if len(outcome.actions) == 1 else 'are'} back as before."
-        if outcome.failures:
-            speech += " " + " ".join(err.message for _, err in outcome.failures)
+            return Done(
+                Reply(" ".join(done.failures), ReplyKind.ERROR, intent="undo", error_code=str(ErrorCode.INTERNAL)),
+                undoable=False,
+            )
+        speech = f"Undone: {'; '.join(done.said)}." if done.said else "Undone."
+        if done.failures:
+            speech += " " + " ".join(done.failures)
+        if group.get("irreversible"):
+            speech += f" I can't undo {join_names(group['irreversible'])}."
+        moved = [d for d in done.devices if d not in {a.device_id for a in done.actions}]
+        if moved:  # registry entries put back: live views hear of them once committed
+            done.changes.append(Change().then(lambda: self.core.control.publish(home, moved)))
         return Done(
-            Reply(speech, ReplyKind.DONE, actions=outcome.actions, intent="undo"),
-            ops=[append_op(home.id, EventType.UNDO, {"devices": [a.device_id for a in outcome.actions]})],
-            context_devices=[a.device_id for a in outcome.actions],
+            Reply(speech, ReplyKind.DONE, actions=done.actions, intent="undo"),
+            ops=[append_op(home.id, EventType.UNDO, {"devices": done.devices})],
+            changes=done.changes,
+            context_devices=done.devices,
             undoable=False,
         )
 
     # -- finishing ----------------------------------------------------------------------------------------------
     @staticmethod
-    def _finish(outcome: Outcome, nlu: NluResult, conv: ConversationState) -> Reply:
+    def _finish(outcome: Outcome, conv: ConversationState, changes: list[dict[str, Any]]) -> Reply:
         question_id = conv.pending.id if conv.pending is not None else None
         if isinstance(outcome, Ask):
             return Reply(
@@ -370,12 +593,22 @@ class DialogueManager:
         if isinstance(outcome, Confirm):
             return Reply(outcome.question, ReplyKind.CONFIRM, expects_answer=True, question_id=question_id)
         reply = outcome.reply
+        if reply.expects_answer:
+            reply.question_id = question_id
         if outcome.context_devices is not None:
             conv.last_devices = list(outcome.context_devices)
         elif reply.actions:
             conv.last_devices = list(dict.fromkeys(a.device_id for a in reply.actions))
-        if reply.actions and outcome.undoable:
-            conv.remember(reply.actions)
+        if reply.intent == "undo":
+            return reply
+        step: dict[str, Any] = {"actions": [a.to_dict() for a in reply.actions] if outcome.undoable else []}
+        step["changes"] = changes
+        if reply.actions and not outcome.undoable:
+            step["irreversible"] = [str(reply.intent or "that").replace("_", " ")]
+        if step["actions"] or step["changes"] or step.get("irreversible") or outcome.merge_undo:
+            group = merge_group([*outcome.merge_undo, step])
+            group["turn"] = conv.turns
+            conv.remember(group)
         return reply
 
     async def _commit(

@@ -78,6 +78,9 @@ class Done:
     changes: list[Change] = field(default_factory=list)
     context_devices: list[str] | None = None
     undoable: bool = True
+    # Earlier undo steps this turn folds into its own (a correction reverts the last step and redoes it elsewhere:
+    # one undo then goes back to before both).
+    merge_undo: list[dict[str, Any]] = field(default_factory=list)
 
 
 Outcome = Ask | Confirm | Done
@@ -105,6 +108,9 @@ class IntentHandler(ABC):
 
     intent: ClassVar[str]
     slots: ClassVar[tuple[Slot, ...]] = ()
+    # A bare new target after this intent ("the bedroom as well") repeats it there. False for intents whose target
+    # is not where the action happens (moving or renaming a device): a fragment never moves or renames anything.
+    follow_up: ClassVar[bool] = True
 
     @abstractmethod
     async def handle(self, call: IntentCall) -> Outcome:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant import journal
 from assistant.devices import Capability, Device, DeviceKind, DeviceState
 from assistant.errors import DeviceError, ErrorCode, HearthError
 from assistant.nlu.engine import NamedThing, NameKind, NluEngine, Vocabulary
@@ -260,6 +261,8 @@ class Registry:
 
     def put_floor(self, home: Home, floor: Floor) -> Change:
         op = _floor_op(home.id, floor)
+        old_floor = home.floors.get(floor.id)
+        journal.note("floor", floor.id, old_floor.to_dict() if old_floor else None, floor.to_dict())
 
         def apply() -> None:
             home.floors[floor.id] = floor
@@ -269,6 +272,12 @@ class Registry:
     def delete_floor(self, home: Home, floor_id: str) -> Change:
         """Forget a floor; its areas stay, on no floor."""
         key = (home.id, floor_id)
+        old_floor = home.floors.get(floor_id)
+        if old_floor is not None:
+            for area in home.areas.values():
+                if area.floor == floor_id:
+                    journal.note("area", area.id, area.to_dict(), {**area.to_dict(), "floor": None})
+            journal.note("floor", floor_id, old_floor.to_dict(), None)
 
         def apply() -> None:
             home.floors.pop(floor_id, None)
@@ -286,6 +295,8 @@ class Registry:
 
     def put_area(self, home: Home, area: Area) -> Change:
         op = _area_op(home, area)
+        old_area = home.areas.get(area.id)
+        journal.note("area", area.id, old_area.to_dict() if old_area else None, area.to_dict())
 
         def apply() -> None:
             home.areas[area.id] = area
@@ -296,6 +307,9 @@ class Registry:
     def delete_area(self, home: Home, area_id: str) -> Change:
         """Forget an area that holds no devices (callers check; devices never point at a missing area)."""
         key = (home.id, area_id)
+        old_area = home.areas.get(area_id)
+        if old_area is not None:
+            journal.note("area", area_id, old_area.to_dict(), None)
 
         def apply() -> None:
             home.areas.pop(area_id, None)
@@ -305,6 +319,9 @@ class Registry:
 
     def delete_scene(self, home: Home, scene_id: str) -> Change:
         key = (home.id, scene_id)
+        old_scene = home.scenes.get(scene_id)
+        if old_scene is not None:
+            journal.note("scene", scene_id, old_scene.to_dict(), None)
 
         def apply() -> None:
             home.scenes.pop(scene_id, None)
@@ -317,6 +334,8 @@ class Registry:
         starts in `state` (or empty); an existing one keeps its state unless `state` is given."""
         home = self.home(dev.home_id)
         ops, _ = _device_ops(home, dev, state)
+        old = home.devices.get(dev.id)
+        journal.note("device", dev.id, old.device.to_dict() if old else None, dev.to_dict())
 
         def apply() -> None:
             old = home.devices.get(dev.id)
@@ -329,6 +348,8 @@ class Registry:
 
     def put_scene(self, home: Home, scene: Scene) -> Change:
         op = _scene_op(home, scene)
+        old_scene = home.scenes.get(scene.id)
+        journal.note("scene", scene.id, old_scene.to_dict() if old_scene else None, scene.to_dict())
 
         def apply() -> None:
             home.scenes[scene.id] = scene

@@ -134,7 +134,7 @@ def last_direction(call: IntentCall, devices: list[Device], level: Level) -> int
     if not call.conversation.history:
         return 0
     ids = {d.id for d in devices}
-    for action in reversed(call.conversation.history[-1]):
+    for action in reversed(call.conversation.history[-1].get("actions", [])):
         if action.get("device_id") not in ids:
             continue
         before = (action.get("before") or {}).get(level.field)

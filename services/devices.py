@@ -414,6 +414,7 @@ class ActivateScene(IntentHandler):
 
 class RenameDevice(IntentHandler):
     intent = "rename_device"
+    follow_up = False
     slots = (*TARGET_SLOTS, Slot("name", SlotType.TEXT))
 
     async def handle(self, call: IntentCall) -> Outcome:
@@ -485,6 +486,7 @@ def keep_old_name(old: str, aliases: tuple[str, ...], new: str) -> tuple[str, ..
 
 class AssignArea(IntentHandler):
     intent = "assign_area"
+    follow_up = False
     slots = TARGET_SLOTS
 
     async def handle(self, call: IntentCall) -> Outcome:

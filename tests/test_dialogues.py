@@ -11,8 +11,8 @@ from tests.dialogue_runner import DIALOGUES, load, report, run_all, run_on_fresh
 
 HELDOUT = load(DIALOGUES / "heldout.yml")
 DEVELOPMENT = load(DIALOGUES / "development.yml")
-# What the held-out set passes today (raise it as behaviour improves; the target is 95%).
-HELDOUT_FLOOR = 19
+# 55/55 pass today; the floor leaves one dialogue of slack for NLU retraining (the target is 95%, 53).
+HELDOUT_FLOOR = 54
 WEBSOCKET_SAMPLE = (
     "question-replaced-by-new-command",
     "old-button-answers-nothing",

@@ -63,10 +63,11 @@ PAYLOADS: list[Any] = [
         "c1",
         ["lamp"],
         Pending("unlock", {}, "confirm", "Sure?"),
-        [[ACTION.to_dict()]],
+        [{"turn": 2, "actions": [ACTION.to_dict()], "changes": []}],
         3,
         1.0,
         2.0,
+        {"intent": "turn_on", "slots": {"device": ["lamp"]}, "turn": 2},
     ),
     BusEvent("demo", "device.status", {"device_id": "lamp"}),
 ]

@@ -14,7 +14,7 @@ INTENTS: tuple[str, ...] = (
     "goodbye", "thank", "out_of_scope", "report_problem", "how_to", "contact_support",
     "system_status", "current_plan", "upgrade_plan", "cancel_subscription", "value_report",
     "start_onboarding", "discover_devices", "rename_device", "assign_area", "export_data",
-    "delete_data", "privacy_settings", "adjust",
+    "delete_data", "privacy_settings", "adjust", "inform", "correct",
 )  # fmt: skip
 
 ENTITIES: tuple[str, ...] = (
