@@ -354,7 +354,7 @@ class QueryState(IntentHandler):
                 return found
             if not found:
                 return nothing_found(call, "that device")
-            return who_changed(call, found)
+            return await who_changed(call, found)
         wanted: Capability | None = None
         if words & {"temperature", "warm", "cold", "hot", "degrees", "warmer", "colder"}:
             wanted = Capability.TEMPERATURE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -14,7 +15,7 @@ from assistant.turn import Reply, ReplyKind
 from services.targets import floor_in, of_class, scoped, spoken_class, the
 
 WORD = re.compile(r"[a-z]+")
-HISTORY_SCAN = 500  # newest events looked at for "who turned on ..."
+HISTORY_SCAN = 5000  # newest events of the home looked at for "who turned on ..."
 CHANNELS = {
     "api": "through the app", "webchat": "in the web chat", "voice": "by voice", "satellite": "on a satellite",
     "cli": "from the command line", "websocket": "in the web chat",
@@ -120,16 +121,19 @@ def _ago(seconds: float) -> str:
     return f"{days} day{'s' if days != 1 else ''} ago"
 
 
-def who_changed(call: IntentCall, devices: list[Device]) -> Done:
+async def who_changed(call: IntentCall, devices: list[Device]) -> Done:
     """ "Who turned on the kitchen lights": the newest matching change in the event log: who, which channel, when."""
     home = call.home
     words = set(WORD.findall(call.text.lower()))
     change = _asked_change(words)
     ids = {d.id for d in devices}
-    rows = call.core.store.query(
-        "SELECT id, ts, type, data FROM events WHERE home_id = ? AND type IN ('command', 'state_changed') "
-        "ORDER BY id DESC LIMIT ?",
-        (home.id, HISTORY_SCAN),
+    marks = ", ".join("?" * len(ids))
+    rows = await asyncio.to_thread(
+        call.core.store.query,
+        "SELECT id, ts, type, data FROM (SELECT id, ts, type, data FROM events WHERE home_id = ? ORDER BY id DESC "
+        f"LIMIT ?) WHERE type IN ('command', 'state_changed') AND json_extract(data, '$.device_id') IN ({marks}) "
+        "ORDER BY id DESC",
+        (home.id, HISTORY_SCAN, *sorted(ids)),
     )
     for row in rows:
         data = json.loads(row["data"])

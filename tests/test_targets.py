@@ -189,6 +189,16 @@ async def test_who_turned_on_the_kitchen_lights(api: Api) -> None:
     assert r["reply"]["speech"].startswith("Sam turned off the kitchen lights"), r
 
 
+async def test_who_says_when_a_device_was_changed_at_the_device_itself(api: Api) -> None:
+    await api.say("turn on the porch light", "phys")
+    adapter = api.core.control.adapters["virtual"]
+    await adapter.physical_change("demo", "porch_light", on=False)  # type: ignore[attr-defined]
+    r = await api.say("who turned off the porch light", "phys")
+    assert r["reply"]["speech"].startswith("The porch light changed at the device itself"), r
+    r = await api.say("who turned on the porch light", "phys")
+    assert r["reply"]["speech"].startswith("You turned on the porch light"), r
+
+
 async def test_targets_work_over_the_websocket(api: Api) -> None:
     import asyncio
 
