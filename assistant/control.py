@@ -19,7 +19,7 @@ from assistant.devices import (
     StateUpdate,
 )
 from assistant.errors import DeviceError, ErrorCode, HearthError
-from assistant.eventlog import EventType, append_op
+from assistant.eventlog import EventType, append_op, committed_events
 from assistant.registry import DeviceEntry, Home, Registry
 from assistant.store import Change, Store
 from assistant.turn import ActionTaken
@@ -263,8 +263,8 @@ class DeviceControl:
             await self.revert(home, actions)
             raise
 
-    def publish(self, home: Home, device_ids: Sequence[str]) -> None:
-        """Tell live subscribers the new state of these devices (after it is committed)."""
+    def publish(self, home: Home, device_ids: Sequence[str], ops: Iterable[object] = ()) -> None:
+        """Tell live subscribers the new state of these devices and the events `ops` logged (after the commit)."""
         if not self.bus.subscribers(home.id):
             return
         for device_id in dict.fromkeys(device_ids):
@@ -283,6 +283,12 @@ class DeviceControl:
                     },
                 )
             )
+        for row in committed_events(ops):
+            self.bus.publish(BusEvent(home.id, "activity", row))
+
+    def log_live(self, home: Home, change: Change) -> Change:
+        """After the commit, publish every event that `change` logs (call once, on the final change)."""
+        return change.then(lambda: self.publish(home, [], change.ops))
 
     async def command(self, home: Home, device_id: str, command: Command, **meta: Any) -> ActionTaken:
         """One command from the API: executed, committed, published; errors raised as HearthError."""
@@ -291,7 +297,7 @@ class DeviceControl:
         if outcome.failures:
             raise outcome.failures[0][1]
         try:
-            change = self.record(home, outcome.actions, **meta)
+            change = self.log_live(home, self.record(home, outcome.actions, **meta))
         except BaseException:
             await self.revert(home, outcome.actions)
             raise
@@ -318,5 +324,5 @@ class DeviceControl:
                 data,
             )
         )
-        change.then(lambda: self.publish(home, [update.device_id]))
+        change.then(lambda: self.publish(home, [update.device_id], change.ops))
         await self.store.commit(change)

@@ -14,7 +14,7 @@ from assistant import journal
 from assistant.bus import BusEvent
 from assistant.conversation import Conversations, ConversationState, Pending
 from assistant.errors import ErrorCode, HearthError, NluError
-from assistant.eventlog import EventType, append_op
+from assistant.eventlog import EventOp, EventType, append_op
 from assistant.intents import (
     Ask,
     Confirm,
@@ -649,6 +649,9 @@ class DialogueManager:
         meta = {"user_id": turn.user_id, "conversation_id": conv.id, "channel": turn.channel}
         change = self.core.control.record(home, reply.actions, **meta)
         if isinstance(outcome, Done):
+            for done_change in outcome.changes:
+                self._attribute(done_change.ops, meta)
+            self._attribute(outcome.ops, meta)
             change.write(*outcome.ops).add(*outcome.changes)
         change.write(self.conversations.save_op(conv))
         row = (
@@ -670,4 +673,11 @@ class DialogueManager:
                 {"conversation_id": conv.id, "channel": turn.channel, "text": turn.text, "reply": reply.to_dict()},
             )
             change.then(lambda: self.core.bus.publish(event))
-        return change
+        return self.core.control.log_live(home, change)
+
+    @staticmethod
+    def _attribute(ops: Iterable[object], meta: dict[str, Any]) -> None:
+        """Events that a handler logs say who asked for them, and through which channel."""
+        for op in ops:
+            if isinstance(op, EventOp):
+                op.data = {**op.data, **meta}

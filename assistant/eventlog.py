@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.store import Store, dumps
@@ -26,19 +27,36 @@ class EventType:
     SCENE = "scene_activated"
 
 
-def append_op(home_id: str, type_: str, data: dict[str, Any]) -> Callable[[sqlite3.Connection], int]:
-    """A write op that appends one event; it returns the new event id."""
-    ts = time.time()
-    payload = dumps(data)
+@dataclass(slots=True)
+class EventOp:
+    """A write op that appends one event; once committed, `row()` is the event as `GET /api/v1/events` lists it."""
 
-    def op(conn: sqlite3.Connection) -> int:
+    home_id: str
+    type: str
+    data: dict[str, Any]
+    ts: float = field(default_factory=time.time)
+    id: int = 0
+
+    def __call__(self, conn: sqlite3.Connection) -> int:
         cur = conn.execute(
             "INSERT INTO events (home_id, ts, type, data) VALUES (?, ?, ?, ?)",
-            (home_id, ts, type_, payload),
+            (self.home_id, self.ts, self.type, dumps(self.data)),
         )
-        return int(cur.lastrowid or 0)
+        self.id = int(cur.lastrowid or 0)
+        return self.id
 
-    return op
+    def row(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "ts": self.ts, "data": self.data}
+
+
+def append_op(home_id: str, type_: str, data: dict[str, Any]) -> EventOp:
+    """A write op that appends one event; it returns the new event id."""
+    return EventOp(home_id, type_, data)
+
+
+def committed_events(ops: Iterable[object]) -> list[dict[str, Any]]:
+    """The events that these ops wrote (call after the commit), in order."""
+    return [op.row() for op in ops if isinstance(op, EventOp) and op.id]
 
 
 class EventLog:
@@ -47,13 +65,20 @@ class EventLog:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def list(self, home_id: str, after: int = 0, limit: int = 100, type_: str | None = None) -> list[dict[str, Any]]:
+    def list(
+        self,
+        home_id: str,
+        after: int = 0,
+        limit: int = 100,
+        type_: str | None = None,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
         sql = "SELECT id, ts, type, data FROM events WHERE home_id = ? AND id > ?"
         params: list[Any] = [home_id, after]
         if type_:
             sql += " AND type = ?"
             params.append(type_)
-        sql += " ORDER BY id LIMIT ?"
+        sql += " ORDER BY id DESC LIMIT ?" if newest_first else " ORDER BY id LIMIT ?"
         params.append(limit)
         rows = self.store.query(sql, params)
         for row in rows:

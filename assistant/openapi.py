@@ -91,6 +91,7 @@ CORE_PATHS: dict[str, dict[str, Any]] = {
                 {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                 {"name": "type", "in": "query", "schema": {"type": "string"}},
+                {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}},
             ],
         )
     },

@@ -36,6 +36,7 @@ COMMAND_REQUEST: dict[str, Any] = {
     "properties": {
         "name": {"type": "string", "enum": [str(c) for c in CommandName]},
         "params": {"type": "object", "maxProperties": 10},
+        "confirm": {"type": "boolean"},
     },
 }
 

@@ -106,10 +106,11 @@ async def create_device(request: web.Request) -> web.Response:
     )  # fmt: skip
     adapter = core.control.adapter_for(device)
     change = core.registry.put_device(device)
-    change.write(append_op(home.id, EventType.DEVICE_ADDED, device.to_dict()))
+    who = {"user_id": principal(request).user_id, "channel": "api"}
+    change.write(append_op(home.id, EventType.DEVICE_ADDED, {**device.to_dict(), **who}))
     await core.store.commit(change)
     await adapter.attach(device, home.entry(device.id).state)
-    core.control.publish(home, [device.id])
+    core.control.publish(home, [device.id], change.ops)
     return json_ok(home.entry(device.id).view(home.areas), status=201)
 
 
@@ -130,8 +131,9 @@ async def update_device(request: web.Request) -> web.Response:
         changes["aliases"] = tuple(dict.fromkeys([*kept, device.name]))
     updated = replace(device, **changes)
     change = core.registry.put_device(updated)
-    change.write(append_op(home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, **body}))
-    change.then(lambda: core.control.publish(home, [device.id]))
+    who = {"user_id": principal(request).user_id, "channel": "api"}
+    change.write(append_op(home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, **body, **who}))
+    change.then(lambda: core.control.publish(home, [device.id], change.ops))
     await core.store.commit(change)
     return json_ok(home.entry(device.id).view(home.areas))
 
@@ -164,7 +166,10 @@ async def list_events(request: web.Request) -> web.Response:
     after = _int_query(request, "after", 0, 0, 2**62)
     limit = _int_query(request, "limit", 100, 1, 1000)
     type_ = request.query.get("type")
-    events = core.events.list(principal(request).home_id, after, limit, type_)
+    order = request.query.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise HearthError(ErrorCode.VALIDATION, "order must be asc or desc.", {"field": "order"})
+    events = core.events.list(principal(request).home_id, after, limit, type_, newest_first=order == "desc")
     return json_ok({"events": events})
 
 
