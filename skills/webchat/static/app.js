@@ -9,7 +9,6 @@
   const TURN_TIMEOUT_MS = 30000;
   const PING_EVERY_MS = 25000;
   const PONG_WAIT_MS = 10000;
-  const TOGGLE_KINDS = new Set(['light', 'switch', 'fan']);
   const $ = (id) => document.getElementById(id);
 
   const ui = {
@@ -21,9 +20,9 @@
 
   const st = {
     token: null,
+    userId: null, // from the socket's auth_ok
     devices: new Map(), // id -> DeviceView
     areas: [], // [{id, name}]
-    tiles: new Map(), // id -> tile element
     ws: null,
     wsReady: false,
     pending: new Map(), // request id -> {resolve, reject, timer}
@@ -113,8 +112,7 @@
     store.del('localStorage', TOKEN_KEY);
     closeSocket();
     st.devices.clear();
-    st.tiles.clear();
-    ui.areas.replaceChildren();
+    window.Hearth.emit('signed-out');
     setConn('offline', 'Signed out');
     showLogin(message);
   }
@@ -127,6 +125,7 @@
     ui.signout.hidden = false;
     loadDevices().catch(() => { /* shown in the dashboard note */ });
     connect();
+    window.Hearth.emit('signed-in');
   }
 
   ui.loginForm.addEventListener('submit', (ev) => {
@@ -221,12 +220,14 @@
   function onSocketMessage(ws, msg) {
     switch (msg.type) {
       case 'auth_ok':
+        st.userId = msg.user_id || null;
         st.wsReady = true;
         st.backoff = 0;
         setConn('online', 'Live');
         startPing(ws);
         // Catch up on anything missed while the socket was down; events during the fetch are replayed after it.
         loadDevices().catch(() => { /* shown in the dashboard note */ });
+        window.Hearth.emit('live', msg);
         break;
       case 'result': {
         const waiter = st.pending.get(msg.id);
@@ -248,6 +249,7 @@
         break;
       case 'event':
         if (msg.event === 'device.status' && msg.data) onDeviceEvent(msg.data);
+        window.Hearth.emit('socket-event', msg);
         break;
       default:
         break;
@@ -294,7 +296,7 @@
         const replay = st.buffered || [];
         st.buffered = null;
         for (const data of replay) applyDeviceEvent(data);
-        renderDashboard();
+        window.Hearth.emit('devices');
         note('');
       } catch (err) {
         st.buffered = null;
@@ -333,12 +335,7 @@
   function putDevice(device) {
     const old = st.devices.get(device.id);
     st.devices.set(device.id, device);
-    const tile = st.tiles.get(device.id);
-    if (tile && old && old.area === device.area && old.name === device.name && old.kind === device.kind) {
-      fillTile(tile, device);
-    } else if (!st.loading) {
-      renderDashboard();
-    }
+    if (!st.loading) window.Hearth.emit('device', device, old);
   }
 
   function applyActions(reply) {
@@ -346,175 +343,6 @@
     for (const action of (reply && reply.actions) || []) {
       const old = st.devices.get(action.device_id);
       if (old) putDevice({ ...old, state: { ...old.state, ...(action.after || {}) } });
-    }
-  }
-
-  function renderDashboard() {
-    const groups = new Map(st.areas.map((a) => [a.id, { name: sentence(a.name || a.id), devices: [] }]));
-    const other = { name: 'Other', devices: [] };
-    for (const d of st.devices.values()) {
-      if (d.area && !groups.has(d.area)) groups.set(d.area, { name: titleCase(d.area), devices: [] });
-      (d.area ? groups.get(d.area) : other).devices.push(d);
-    }
-    if (other.devices.length) groups.set('', other);
-    const focusedId = document.activeElement && document.activeElement.dataset
-      ? document.activeElement.dataset.deviceId : undefined;
-    st.tiles.clear();
-    const sections = [];
-    for (const [id, group] of groups) {
-      if (!group.devices.length) continue;
-      group.devices.sort((a, b) => a.name.localeCompare(b.name));
-      const section = el('section', { className: 'area' });
-      const headingId = 'area-' + (id || 'other').replace(/[^\w-]/g, '_');
-      section.setAttribute('aria-labelledby', headingId);
-      section.append(el('h3', { id: headingId, textContent: group.name }));
-      const list = el('ul', { className: 'tiles' });
-      for (const device of group.devices) {
-        const tile = makeTile(device);
-        st.tiles.set(device.id, tile);
-        list.append(el('li', {}, [tile]));
-      }
-      section.append(list);
-      sections.push(section);
-    }
-    if (!sections.length) sections.push(el('p', { className: 'empty', textContent: 'No devices yet.' }));
-    ui.areas.replaceChildren(...sections);
-    if (focusedId && st.tiles.has(focusedId)) st.tiles.get(focusedId).focus();
-  }
-
-  function isToggle(device) {
-    return TOGGLE_KINDS.has(device.kind) && (device.capabilities || []).includes('on_off');
-  }
-
-  function makeTile(device) {
-    const toggle = isToggle(device);
-    const tile = el(toggle ? 'button' : 'div', { className: 'tile' });
-    tile.dataset.deviceId = device.id;
-    tile.dataset.kind = device.kind;
-    if (toggle) {
-      tile.type = 'button';
-      tile.addEventListener('click', () => toggleDevice(device.id));
-    } else {
-      tile.setAttribute('role', 'group');
-    }
-    fillTile(tile, device);
-    return tile;
-  }
-
-  function fillTile(tile, d) {
-    const s = d.state || {};
-    const available = d.available !== false;
-    const on = s.on === true;
-    tile.dataset.on = String(on);
-    tile.dataset.available = String(available);
-    tile.setAttribute('aria-label', sentence(d.name));
-    if (tile.tagName === 'BUTTON') {
-      tile.setAttribute('aria-pressed', String(on));
-      if (available) tile.removeAttribute('aria-disabled');
-      else tile.setAttribute('aria-disabled', 'true');
-    }
-
-    const detailId = 'dev-' + d.id.replace(/[^\w-]/g, '_') + '-detail';
-    const icon = el('span', { className: 'tile-icon' });
-    icon.innerHTML = ICONS[d.kind] || ICONS.sensor; // constant markup, never device data
-    const badge = el('span', { className: 'badge', textContent: badgeText(d, available) });
-    const parts = [el('span', { className: 'tile-top' }, [icon, badge]),
-      el('span', { className: 'tile-name', textContent: sentence(d.name) })];
-    const value = bigValue(d);
-    if (value) parts.push(el('span', { className: 'tile-value', textContent: value }));
-    const detail = el('span', { className: 'tile-detail', id: detailId }, detailParts(d, available));
-    parts.push(detail);
-    const pct = meterValue(d);
-    if (pct !== null) {
-      const bar = el('span');
-      bar.style.setProperty('--pct', pct + '%');
-      const meter = el('span', { className: 'meter' }, [bar]);
-      meter.setAttribute('aria-hidden', 'true');
-      parts.push(meter);
-    }
-    tile.replaceChildren(...parts);
-    tile.setAttribute('aria-describedby', detailId);
-  }
-
-  function badgeText(d, available) {
-    const s = d.state || {};
-    if (!available) return 'Unavailable';
-    if (d.kind === 'lock' && typeof s.locked === 'boolean') return s.locked ? 'Locked' : 'Unlocked';
-    if (d.kind === 'cover' && typeof s.position === 'number') return s.position <= 0 ? 'Closed' : 'Open';
-    if (d.kind === 'sensor' && typeof s.motion === 'boolean') return s.motion ? 'Motion' : 'Clear';
-    if (typeof s.on === 'boolean') return s.on ? 'On' : 'Off';
-    return '';
-  }
-
-  function bigValue(d) {
-    const s = d.state || {};
-    if (d.kind === 'climate' || d.kind === 'sensor') {
-      if (typeof s.current_temperature === 'number') return fmtTemp(s.current_temperature);
-      if (typeof s.humidity === 'number') return fmtNum(s.humidity) + ' %';
-    }
-    if (d.kind === 'cover' && typeof s.position === 'number') return s.position + ' %';
-    return '';
-  }
-
-  function detailParts(d, available) {
-    const s = d.state || {};
-    const out = [];
-    const add = (text) => out.push(el('span', { textContent: text }));
-    if (!available) add('Not responding');
-    if (typeof s.brightness === 'number') add(s.brightness + ' % brightness');
-    if (s.color) {
-      const span = el('span');
-      const colour = cssColour(s.color);
-      if (colour) {
-        const swatch = el('span', { className: 'swatch' });
-        swatch.style.setProperty('--swatch', colour);
-        swatch.setAttribute('aria-hidden', 'true');
-        span.append(swatch);
-      }
-      span.append(s.color);
-      out.push(span);
-    }
-    if (typeof s.color_temp === 'number') add(s.color_temp + ' K');
-    if (typeof s.target_temperature === 'number') add('Set to ' + fmtTemp(s.target_temperature));
-    if (typeof s.current_temperature === 'number' && !['climate', 'sensor'].includes(d.kind)) {
-      add(fmtTemp(s.current_temperature) + ' now');
-    }
-    if (typeof s.humidity === 'number' && (bigValue(d) || '').indexOf('%') === -1) add(fmtNum(s.humidity) + ' % humidity');
-    if (typeof s.locked === 'boolean' && d.kind !== 'lock') add(s.locked ? 'Locked' : 'Unlocked');
-    if (typeof s.position === 'number' && d.kind !== 'cover') add(s.position + ' % open');
-    if (typeof s.motion === 'boolean' && d.kind !== 'sensor') add(s.motion ? 'Motion' : 'No motion');
-    if (d.kind === 'sensor' && typeof s.motion === 'boolean') add(s.motion ? 'Motion detected' : 'No motion');
-    if (!out.length) add(KIND_LABEL[d.kind] || d.kind);
-    return out;
-  }
-
-  function meterValue(d) {
-    const s = d.state || {};
-    if (d.kind === 'light' && typeof s.brightness === 'number') return s.on ? clamp(s.brightness) : 0;
-    if (d.kind === 'cover' && typeof s.position === 'number') return clamp(s.position);
-    return null;
-  }
-
-  async function toggleDevice(id) {
-    const device = st.devices.get(id);
-    const tile = st.tiles.get(id);
-    if (!device || !tile || tile.getAttribute('aria-busy') === 'true') return;
-    if (device.available === false) {
-      note(`${sentence(device.name)} is not responding right now.`, true);
-      return;
-    }
-    const name = device.state && device.state.on ? 'turn_off' : 'turn_on';
-    tile.setAttribute('aria-busy', 'true');
-    try {
-      const result = await api('POST', `/devices/${encodeURIComponent(id)}/command`, { name });
-      note('');
-      // With a live socket the new state arrives as a device.status event; otherwise use the answer.
-      if (!st.wsReady && result && result.device) putDevice(result.device);
-    } catch (err) {
-      if (err.status !== 401) note(`Could not switch ${device.name}: ${err.message}`, true);
-    } finally {
-      const current = st.tiles.get(id);
-      if (current) current.removeAttribute('aria-busy');
     }
   }
 
@@ -543,20 +371,11 @@
 
   function addReply(reply) {
     const kind = reply.kind || 'answer';
+    window.Hearth.questions.settle(reply);
     const li = addEntry('assistant', reply.speech || '(no answer)', { kind, tag: TAGS[kind] });
     if (reply.error_code) li.dataset.errorCode = reply.error_code;
-    if (kind === 'confirm') {
-      const choices = el('span', { className: 'choices' });
-      for (const answer of ['Yes', 'No']) {
-        const button = el('button', { type: 'button', textContent: answer });
-        button.addEventListener('click', () => {
-          for (const b of choices.querySelectorAll('button')) b.disabled = true;
-          submitTurn(answer.toLowerCase());
-        });
-        choices.append(button);
-      }
-      li.append(choices);
-    }
+    const buttons = window.Hearth.questions.buttons(reply, (text, questionId) => submitTurn(text, questionId));
+    if (buttons) li.append(buttons);
     return li;
   }
 
@@ -569,8 +388,9 @@
     return li;
   }
 
-  async function runTurn(text) {
+  async function runTurn(text, replyTo) {
     const body = { text };
+    if (replyTo) body.reply_to = replyTo; // a button: it answers only its own question
     const cid = conversationId();
     if (cid) body.conversation_id = cid;
     const viaSocket = socketRequest({ type: 'conversation', ...body });
@@ -578,12 +398,12 @@
     return { result: await api('POST', '/conversation', body), live: false };
   }
 
-  function submitTurn(text) {
+  function submitTurn(text, replyTo) {
     addEntry('user', text);
     st.chain = st.chain.then(async () => {
       const typing = addTyping();
       try {
-        const { result, live } = await runTurn(text);
+        const { result, live } = await runTurn(text, replyTo);
         const reply = result.reply || { speech: '', kind: 'error' };
         rememberConversation(result.conversation_id || reply.conversation_id);
         addReply(reply);
@@ -862,36 +682,21 @@
   }
 
   // ---------------------------------------------------------------------------------------------- small helpers
-  function el(tag, props = {}, children = []) {
-    const node = document.createElement(tag);
-    Object.assign(node, props);
-    for (const child of children) node.append(child);
-    return node;
-  }
-  const clamp = (n) => Math.max(0, Math.min(100, Math.round(n)));
-  const fmtNum = (n) => (Math.round(n * 10) / 10).toString();
-  const fmtTemp = (n) => fmtNum(n) + '°';
-  const titleCase = (id) => sentence(id.replace(/[_-]+/g, ' '));
-  const sentence = (text) => String(text).replace(/^./, (c) => c.toUpperCase());
-  const NAMED_COLOURS = { 'warm white': '#ffd59e', 'soft white': '#ffe3b8', 'cool white': '#e4eeff', daylight: '#f2f6ff', white: '#ffffff' };
-  function cssColour(name) {
-    const key = String(name).toLowerCase().trim();
-    if (NAMED_COLOURS[key]) return NAMED_COLOURS[key];
-    const compact = key.replace(/\s+/g, '');
-    return window.CSS && CSS.supports('color', compact) ? compact : null;
-  }
-  const KIND_LABEL = { light: 'Light', switch: 'Switch', fan: 'Fan', climate: 'Climate', lock: 'Lock', cover: 'Cover', sensor: 'Sensor' };
-  const svg = (path) => `<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">${path}</svg>`;
+  const { el, sentence, svg } = window.Hearth.util;
   const MIC_ICON = svg('<path d="M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3Zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.92V21h2v-3.08A7 7 0 0 0 19 11h-2Z"/>');
-  const ICONS = {
-    light: svg('<path d="M12 2a7 7 0 0 0-4 12.7V17h8v-2.3A7 7 0 0 0 12 2Zm-3 17h6v2H9z"/>'),
-    switch: svg('<path d="M8 2h2v5h4V2h2v5h2v5a6 6 0 0 1-5 5.9V22h-2v-4.1A6 6 0 0 1 6 12V7h2z"/>'),
-    fan: svg([0, 120, 240].map((r) => `<path transform="rotate(${r} 12 12)" d="M12 10.5c-1-3-3.8-4.4-2.6-7.2 1.6-1.6 5-.4 4.5 2.6-.3 2-1 3-1.9 4.6z"/>`).join('')
-      + '<circle cx="12" cy="12" r="1.8"/>'),
-    climate: svg('<path d="M10 4a2 2 0 0 1 4 0v9.3a4.5 4.5 0 1 1-4 0zm2-1a1 1 0 0 0-1 1v10l-.5.3a3 3 0 1 0 3 0L13 14V4a1 1 0 0 0-1-1Z"/>'),
-    lock: svg('<path d="M7 10V7a5 5 0 0 1 10 0v3h1.5v11h-13V10zm2 0h6V7a3 3 0 0 0-6 0z"/>'),
-    cover: svg('<path d="M4 3h16v2H4zm1 4h14v2H5zm0 4h14v2H5zm0 4h14v2H5zm6 4h2v2h-2z"/>'),
-    sensor: svg('<path d="M12 10a2 2 0 1 1 0 4 2 2 0 0 1 0-4ZM6.3 6.3l1.4 1.4a6 6 0 0 0 0 8.6l-1.4 1.4a8 8 0 0 1 0-11.4Zm11.4 0a8 8 0 0 1 0 11.4l-1.4-1.4a6 6 0 0 0 0-8.6z"/>'),
+
+  // ---------------------------------------------------------------------------------------------- parts
+  // What the page's other parts (dashboard.js, activity.js, help.js, layout.js) may use.
+  window.Hearth.app = {
+    api,
+    devices: () => st.devices,
+    areas: () => st.areas,
+    putDevice,
+    isLive: () => st.wsReady,
+    userId: () => st.userId,
+    note,
+    say: (text) => { if (st.token) submitTurn(String(text).slice(0, 1000)); },
+    compose: (text) => { ui.message.value = text; ui.message.focus(); },
   };
 
   // ---------------------------------------------------------------------------------------------- start
