@@ -23,6 +23,11 @@ def _home(request: web.Request) -> tuple[Core, Home]:
     return core, core.registry.home(principal(request).home_id)
 
 
+def _who(request: web.Request) -> dict[str, str]:
+    """Who made a change through the API, for the event log."""
+    return {"user_id": principal(request).user_id, "channel": "api"}
+
+
 def _clean(name: str) -> str:
     return " ".join(name.split())
 
@@ -84,8 +89,8 @@ async def create_floor(request: web.Request) -> web.Response:
         raise HearthError(ErrorCode.CONFLICT, f"A floor with id {body['id']!r} exists.", {"floor": body["id"]})
     floor = Floor(body["id"], _clean(body["name"]), _aliases(body.get("aliases", [])))
     change = core.registry.put_floor(home, floor)
-    change.write(append_op(home.id, EventType.FLOOR_UPDATED, {"created": True, **floor.to_dict()}))
-    await core.store.commit(change)
+    change.write(append_op(home.id, EventType.FLOOR_UPDATED, {**_who(request), "created": True, **floor.to_dict()}))
+    await core.store.commit(core.control.log_live(home, change))
     return json_ok(floor.to_dict(), status=201)
 
 
@@ -99,8 +104,8 @@ async def update_floor(request: web.Request) -> web.Response:
         aliases=_aliases(body["aliases"]) if "aliases" in body else floor.aliases,
     )
     change = core.registry.put_floor(home, updated)
-    change.write(append_op(home.id, EventType.FLOOR_UPDATED, updated.to_dict()))
-    await core.store.commit(change)
+    change.write(append_op(home.id, EventType.FLOOR_UPDATED, {**_who(request), **updated.to_dict()}))
+    await core.store.commit(core.control.log_live(home, change))
     return json_ok(updated.to_dict())
 
 
@@ -108,8 +113,8 @@ async def delete_floor(request: web.Request) -> web.Response:
     core, home = _home(request)
     floor = _floor(home, request.match_info["floor_id"])
     change = core.registry.delete_floor(home, floor.id)
-    change.write(append_op(home.id, EventType.FLOOR_UPDATED, {"id": floor.id, "deleted": True}))
-    await core.store.commit(change)
+    change.write(append_op(home.id, EventType.FLOOR_UPDATED, {**_who(request), "id": floor.id, "deleted": True}))
+    await core.store.commit(core.control.log_live(home, change))
     return web.Response(status=204)
 
 
@@ -121,8 +126,8 @@ async def create_area(request: web.Request) -> web.Response:
     _check_floor_ref(home, body.get("floor"))
     area = Area(body["id"], _clean(body["name"]), _aliases(body.get("aliases", [])), body.get("floor"))
     change = core.registry.put_area(home, area)
-    change.write(append_op(home.id, EventType.AREA_UPDATED, {"created": True, **area.to_dict()}))
-    await core.store.commit(change)
+    change.write(append_op(home.id, EventType.AREA_UPDATED, {**_who(request), "created": True, **area.to_dict()}))
+    await core.store.commit(core.control.log_live(home, change))
     return json_ok(area.to_dict(), status=201)
 
 
@@ -146,8 +151,8 @@ async def update_area(request: web.Request) -> web.Response:
     if "name" in body and "aliases" not in body and updated.name.lower() != area.name.lower():
         updated.aliases = _aliases([*area.aliases, area.name])  # the old name keeps working
     change = core.registry.put_area(home, updated)
-    change.write(append_op(home.id, EventType.AREA_UPDATED, updated.to_dict()))
-    await core.store.commit(change)
+    change.write(append_op(home.id, EventType.AREA_UPDATED, {**_who(request), **updated.to_dict()}))
+    await core.store.commit(core.control.log_live(home, change))
     return json_ok(updated.to_dict())
 
 
@@ -162,8 +167,8 @@ async def delete_area(request: web.Request) -> web.Response:
             {"area": area.id, "devices": [d.id for d in inside[:20]]},
         )
     change = core.registry.delete_area(home, area.id)
-    change.write(append_op(home.id, EventType.AREA_UPDATED, {"id": area.id, "deleted": True}))
-    await core.store.commit(change)
+    change.write(append_op(home.id, EventType.AREA_UPDATED, {**_who(request), "id": area.id, "deleted": True}))
+    await core.store.commit(core.control.log_live(home, change))
     return web.Response(status=204)
 
 
@@ -174,8 +179,9 @@ async def create_scene(request: web.Request) -> web.Response:
         raise HearthError(ErrorCode.CONFLICT, f"A scene with id {body['id']!r} exists.", {"scene": body["id"]})
     scene = Scene(body["id"], _clean(body["name"]), scene_states(home, body["states"]))
     change = core.registry.put_scene(home, scene)
-    change.write(append_op(home.id, EventType.SCENE_UPDATED, {"created": True, "id": scene.id, "name": scene.name}))
-    await core.store.commit(change)
+    created = {"created": True, "id": scene.id, "name": scene.name}
+    change.write(append_op(home.id, EventType.SCENE_UPDATED, {**_who(request), **created}))
+    await core.store.commit(core.control.log_live(home, change))
     return json_ok(scene.to_dict(), status=201)
 
 
@@ -191,8 +197,8 @@ async def update_scene(request: web.Request) -> web.Response:
     states = scene_states(home, body["states"]) if "states" in body else scene.states
     updated = Scene(scene.id, _clean(body.get("name", scene.name)), states)
     change = core.registry.put_scene(home, updated)
-    change.write(append_op(home.id, EventType.SCENE_UPDATED, {"id": scene.id, "name": updated.name}))
-    await core.store.commit(change)
+    change.write(append_op(home.id, EventType.SCENE_UPDATED, {**_who(request), "id": scene.id, "name": updated.name}))
+    await core.store.commit(core.control.log_live(home, change))
     return json_ok(updated.to_dict())
 
 
@@ -200,8 +206,8 @@ async def delete_scene(request: web.Request) -> web.Response:
     core, home = _home(request)
     scene = _scene(home, request.match_info["scene_id"])
     change = core.registry.delete_scene(home, scene.id)
-    change.write(append_op(home.id, EventType.SCENE_UPDATED, {"id": scene.id, "deleted": True}))
-    await core.store.commit(change)
+    change.write(append_op(home.id, EventType.SCENE_UPDATED, {**_who(request), "id": scene.id, "deleted": True}))
+    await core.store.commit(core.control.log_live(home, change))
     return web.Response(status=204)
 
 

@@ -36,12 +36,16 @@ async def test_logged_events_arrive_live_with_their_ids(api: Api) -> None:
         assert (await ws.receive_json())["type"] == "auth_ok"
         await api.call("POST", "/api/v1/devices/porch_light/command", json={"name": "turn_on"})
         await api.say("turn off the porch light", conversation_id="live")
+        status, _ = await api.call("POST", "/api/v1/areas", json={"id": "loft", "name": "Loft"})
+        assert status == 201
         live: list[dict[str, Any]] = []
-        while len(live) < 2:
+        while len(live) < 3:
             msg = await ws.receive_json()
             if msg["type"] == "event" and msg["event"] == "activity":
                 live.append(msg["data"])
-    logged = (await api.call("GET", "/api/v1/events?type=command&order=desc&limit=2"))[1]["events"]
+    logged = (await api.call("GET", "/api/v1/events?order=desc&limit=3"))[1]["events"]
     assert live == list(reversed(logged))
-    assert [e["data"]["command"]["name"] for e in live] == ["turn_on", "turn_off"]
+    assert [e["type"] for e in live] == ["command", "command", "area_updated"]
+    assert [e["data"]["command"]["name"] for e in live[:2]] == ["turn_on", "turn_off"]
+    assert live[2]["data"]["id"] == "loft"
     assert all(e["data"]["channel"] == "api" and e["data"]["user_id"] for e in live)

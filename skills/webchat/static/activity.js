@@ -70,8 +70,19 @@
       }
       case 'undo': return 'Undid the last change' + ((d.devices || []).length ? ' to ' + d.devices.map(deviceName).join(', ') : '');
       case 'scene_activated': return `Scene ${String(d.scene || '').replace(/_/g, ' ')} started`;
+      case 'area_updated': return edited('Room', d);
+      case 'floor_updated': return edited('Floor', d);
+      case 'scene_updated': return edited('Scene', d);
       default: return sentence(String(ev.type).replace(/_/g, ' '));
     }
+  }
+
+  function edited(what, d) {
+    const name = d.name || String(d.id || d.area_id || '').replace(/_/g, ' ');
+    if (d.created) return `${what} ${name} added`;
+    if (d.deleted) return `${what} ${name} removed`;
+    if (Array.isArray(d.aliases) && d.area_id) return `${what} ${name} is also called ${d.aliases.join(', ')}`;
+    return `${what} ${name} changed`;
   }
 
   // Who or what caused it.
