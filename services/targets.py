@@ -97,6 +97,12 @@ def floor_in(home: Home, text: str) -> str | None:
     """The floor an utterance names ("every light downstairs"), by name or alias."""
     if not home.floors:
         return None
+    lowered = text.lower()
+    if not any(
+        floor.name.lower() in lowered or any(a.lower() in lowered for a in floor.aliases)
+        for floor in home.floors.values()
+    ):
+        return None  # the common case, without splitting the text into words
     padded = " " + " ".join(WORD.findall(text.lower())) + " "
     for floor in home.floors.values():
         for name in (floor.name, *floor.aliases):

@@ -8,7 +8,7 @@ from assistant.nlu.result import Entity, IntentScore, NluResult
 from assistant.readings import UtteranceReader
 from assistant.registry import Home
 from services.routines.book import RoutineBook
-from services.routines.model import phrase_key
+from services.routines.model import LEADING, phrase_key
 
 # The verbs a command starts with: where "when I say <phrase> <command>" switches from the phrase to the command.
 COMMAND_VERBS = frozenset(
@@ -19,6 +19,10 @@ _WHEN = re.compile(r"^(?:when(?:ever)? (?:i|we) say) (?P<rest>.+)$")
 _ADD = re.compile(r"^(?:add|also) (?P<command>.+?) to (?:the )?(?:routine )?(?P<name>.+?)(?: routine)?$")
 _DELETE = re.compile(r"^(?:delete|remove|forget|get rid of) (?:the )?(?:routine )?(?P<name>.+?)(?: routine)?$")
 _DESCRIBE = re.compile(r"^what (?:does|do) (?:the )?(?:routine )?(?P<name>.+?)(?: routine)? do$")
+
+
+_FIRST = re.compile(r"[a-z0-9']+")
+_EDIT_WORDS = frozenset({"when", "whenever", "add", "also", "delete", "remove", "forget", "get", "what"})
 
 
 def _reading(text: str, intent: str, **values: str) -> NluResult:
@@ -38,13 +42,15 @@ class RoutineReader(UtteranceReader):
         self.book = book
 
     def read(self, text: str, home: Home, nlu: NluResult) -> NluResult | None:
-        key = phrase_key(text)
-        routine = self.book.by_phrase(home.id, key)
-        if routine is not None:
-            return _reading(text, "run_routine", routine=routine.id)
-        said = _words(text)
-        if not said.startswith(("when", "add", "also", "delete", "remove", "forget", "get rid", "what")):
+        first = _FIRST.match(text.lower())
+        word = first.group(0).replace("'", "") if first else ""
+        if word in LEADING or word in self.book.first_words(home.id):
+            routine = self.book.by_phrase(home.id, phrase_key(text))
+            if routine is not None:
+                return _reading(text, "run_routine", routine=routine.id)
+        if word not in _EDIT_WORDS:
             return None
+        said = _words(text)
         found = _WHEN.match(said)
         if found:
             words = found["rest"].replace(",", " ").split()
