@@ -352,7 +352,7 @@ class VoiceStream:
         fmt: AudioFormat,
         detector: SpeechDetector,
         max_seconds: float = 30.0,
-        speculate_after_s: float = 0.15,
+        speculate_after_s: float = 0.1,
         *,
         quick_s: float = 0.0,
         incomplete_s: float | None = None,

@@ -50,13 +50,35 @@ TIMINGS: dict[str, Any] = {
         "first_audio_ms": {"type": ["number", "null"]},
         "tts_ms": {"type": ["number", "null"]},
         "speculative": {"type": "boolean"},
+        "end_reason": {
+            "type": "string",
+            "description": "streams: what ended the utterance (vad, understood, limit, client); empty for uploads",
+        },
+    },
+}
+
+SPEECH_EVIDENCE: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "How sure recognition was of the chosen reading, and the other readings it heard (null when "
+    "nothing was heard or the n-best choice is off)",
+    "properties": {
+        "confidence": {"type": "number", "description": "share of the readings that mean what the chosen one means"},
+        "alternatives": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"text": {"type": "string"}, "intent": {"type": "string"}, "share": {"type": "number"}},
+            },
+        },
+        "unsure_words": {"type": "array", "items": {"type": "string"}},
     },
 }
 
 VOICE_RESPONSE: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "transcript": {"type": "string"},
+        "transcript": {"type": "string", "description": "the reading chosen from the recogniser's n-best"},
+        "speech": SPEECH_EVIDENCE,
         "conversation_id": {"type": "string"},
         "reply": {"$ref": "#/components/schemas/Reply"},
         "nlu": {"anyOf": [{"$ref": "#/components/schemas/NluResult"}, {"type": "null"}]},
