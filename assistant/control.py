@@ -16,6 +16,8 @@ from assistant.devices import (
     CommandName,
     Device,
     DeviceAdapter,
+    DeviceKind,
+    DeviceState,
     StateUpdate,
 )
 from assistant.errors import DeviceError, ErrorCode, HearthError
@@ -126,6 +128,42 @@ def validate_state(device: Device, raw: Any) -> dict[str, Any]:
     return out
 
 
+# -- the confirmation policy: one function, asked on every path (REST, conversation, undo, scenes, WebSocket) ------
+ENTRY_WORDS = ("garage", "gate", "door")
+
+
+def lets_people_in(device: Device) -> bool:
+    """Covers that are ways into the home (garage doors, gates, doors), as opposed to blinds and curtains."""
+    text = f"{device.id} {device.name}".lower()
+    return device.kind == DeviceKind.COVER and any(word in text for word in ENTRY_WORDS)
+
+
+def needs_confirmation(device: Device, command: Command, state: DeviceState) -> str | None:
+    """Why this command needs an explicit yes first (None when it does not): it unlocks a lock, or it opens a
+    garage door, gate or door further than it is now. `state` is the device's current state."""
+    params = command.params
+    target: Any = None
+    match command.name:
+        case CommandName.UNLOCK:
+            return f"Unlocking the {device.name} needs a confirmation first."
+        case CommandName.OPEN:
+            target = 100
+        case CommandName.SET_POSITION:
+            target = params.get("position")
+        case CommandName.RESTORE:
+            wanted = params.get("state") or {}
+            if wanted.get("locked") is False and state.locked is not False:
+                return f"Unlocking the {device.name} needs a confirmation first."
+            target = wanted.get("position")
+        case _:
+            return None
+    if not lets_people_in(device) or isinstance(target, bool) or not isinstance(target, int | float):
+        return None
+    if target > (state.position or 0):
+        return f"Opening the {device.name} needs a confirmation first."
+    return None
+
+
 @dataclass(slots=True)
 class Outcome:
     """What a batch of commands did: the actions carried out and the devices that failed."""
@@ -179,7 +217,7 @@ class DeviceControl:
             )
         return adapter
 
-    async def execute(self, home: Home, commands: Sequence[tuple[Device, Command]]) -> Outcome:
+    async def execute(self, home: Home, commands: Sequence[tuple[Device, Command]], confirmed: bool = False) -> Outcome:
         """Run commands concurrently. Nothing is recorded yet: the caller commits `record(...)` of the actions."""
         outcome = Outcome()
         if not commands:
@@ -187,11 +225,13 @@ class DeviceControl:
         results: list[ActionTaken | BaseException]
         if len(commands) == 1:  # the common case, without the cost of a task
             try:
-                results = [await self._one(home, *commands[0])]
+                results = [await self._one(home, *commands[0], confirmed)]
             except Exception as exc:
                 results = [exc]
         else:
-            results = await asyncio.gather(*(self._one(home, d, c) for d, c in commands), return_exceptions=True)
+            results = await asyncio.gather(
+                *(self._one(home, d, c, confirmed) for d, c in commands), return_exceptions=True
+            )
         for (device, _), result in zip(commands, results, strict=True):
             if isinstance(result, ActionTaken):
                 outcome.actions.append(result)
@@ -207,9 +247,17 @@ class DeviceControl:
                 )
         return outcome
 
-    async def _one(self, home: Home, device: Device, command: Command) -> ActionTaken:
+    async def _one(self, home: Home, device: Device, command: Command, confirmed: bool) -> ActionTaken:
         entry = home.entry(device.id)
         command = validate_command(device, command)
+        if not confirmed:
+            reason = needs_confirmation(device, command, entry.state)
+            if reason is not None:
+                raise DeviceError(
+                    ErrorCode.CONFIRMATION_REQUIRED,
+                    reason,
+                    {"device": device.id, "command": str(command.name)},
+                )
         if not entry.available:
             raise DeviceError(
                 ErrorCode.DEVICE_UNAVAILABLE,
@@ -290,10 +338,12 @@ class DeviceControl:
         """After the commit, publish every event that `change` logs (call once, on the final change)."""
         return change.then(lambda: self.publish(home, [], change.ops))
 
-    async def command(self, home: Home, device_id: str, command: Command, **meta: Any) -> ActionTaken:
+    async def command(
+        self, home: Home, device_id: str, command: Command, confirmed: bool = False, **meta: Any
+    ) -> ActionTaken:
         """One command from the API: executed, committed, published; errors raised as HearthError."""
         device = home.device(device_id)
-        outcome = await self.execute(home, [(device, command)])
+        outcome = await self.execute(home, [(device, command)], confirmed)
         if outcome.failures:
             raise outcome.failures[0][1]
         try:

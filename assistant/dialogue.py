@@ -32,7 +32,7 @@ from assistant.readings import UtteranceReader
 from assistant.registry import Home
 from assistant.store import Change, WriteOp
 from assistant.turn import ActionTaken, Reply, ReplyKind, Turn
-from assistant.undo import merge_group, revert
+from assistant.undo import merge_group, needing_confirmation, revert
 from assistant.validation import check_text
 
 if TYPE_CHECKING:
@@ -238,6 +238,8 @@ class DialogueManager:
         A turn answers the question only if it fits it; a new, complete, confident request replaces it."""
         intent = nlu.intent.name
         if pending.awaiting == "confirm":
+            if intent == "affirm" and pending.intent == "undo":
+                return await self._undo(home, conv, confirmed=True)
             if intent == "affirm":
                 return await self._run(pending.intent, pending.slots, turn, nlu, home, conv, confirmed=True)
             if intent in {"deny", "cancel"}:
@@ -548,14 +550,21 @@ class DialogueManager:
             return [options[-1]]
         return []
 
-    async def _undo(self, home: Home, conv: ConversationState) -> Outcome:
+    async def _undo(self, home: Home, conv: ConversationState, confirmed: bool = False) -> Outcome:
         group = conv.pop_undo()
         if group is None:
             return Done(Reply("There's nothing to undo.", ReplyKind.ANSWER, intent="undo"), undoable=False)
         if group.get("irreversible") and not group.get("actions") and not group.get("changes"):
             what = join_names(group["irreversible"])
             return Done(Reply(f"Sorry, I can't undo that ({what}).", ReplyKind.ANSWER, intent="undo"), undoable=False)
-        done = await revert(self.core, home, group)
+        risky = needing_confirmation(home, group)
+        if risky and not confirmed:  # undoing "lock the door" unlocks it: the same yes as any unlock
+            conv.remember(group)
+            names = join_names(f"the {d.name}" for d in risky)
+            question = f"Undoing that would open or unlock {names}. Are you sure?"
+            conv.pending = Pending("undo", {}, "confirm", question)
+            return Confirm(question)
+        done = await revert(self.core, home, group, confirmed)
         if done.failures and not done.actions and not done.changes:
             conv.remember(group)
             return Done(

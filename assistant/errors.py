@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
+    CONFIRMATION_REQUIRED = "confirmation_required"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
     UNKNOWN_DEVICE = "unknown_device"
@@ -47,6 +48,7 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFIRMATION_REQUIRED: 409,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
     ErrorCode.UNKNOWN_DEVICE: 404,

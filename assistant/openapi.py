@@ -26,8 +26,9 @@ def _op(
     body: dict[str, Any] | None = None,
     public: bool = False,
     params: list[dict[str, Any]] | None = None,
+    status: str = "200",
 ) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {"200": response, "4XX": _ERR}}
+    op: dict[str, Any] = {"summary": summary, "responses": {status: response, "4XX": _ERR}}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if public:
@@ -67,7 +68,7 @@ CORE_PATHS: dict[str, dict[str, Any]] = {
             "List devices",
             _json({"type": "object", "properties": {"devices": {"type": "array", "items": REF["device"]}}}),
         ),
-        "post": _op("Add a (virtual) device", _json(REF["device"], "Created"), schemas.DEVICE_CREATE),
+        "post": _op("Add a (virtual) device", _json(REF["device"], "Created"), schemas.DEVICE_CREATE, status="201"),
     },
     "/api/v1/devices/{device_id}": {
         "get": _op("One device", _json(REF["device"]), params=DEVICE_ID),
@@ -112,11 +113,30 @@ def register_paths(app: web.Application, paths: dict[str, dict[str, Any]]) -> No
     app[OPENAPI_PATHS_KEY].update(paths)
 
 
+def _with_error_statuses(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every operation lists the errors any request can meet: 401 unless it is public, and the other 4xx (bad JSON,
+    bad text, a URL too long) in the Error shape. Plug-ins' routes get them too, whatever they declared."""
+    out: dict[str, dict[str, Any]] = {}
+    for path, operations in paths.items():
+        out[path] = {}
+        for method, op in operations.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                out[path][method] = op
+                continue
+            responses = dict(op["responses"])
+            if op.get("security") != []:
+                responses.setdefault("401", {**_ERR, "description": "No valid bearer token"})
+            responses.setdefault("4XX", _ERR)
+            out[path][method] = {**op, "responses": responses}
+    return out
+
+
 def openapi_document(app: web.Application) -> dict[str, Any]:
     paths = dict(CORE_PATHS)
     if OPENAPI_PATHS_KEY in app:
         extra: dict[str, dict[str, Any]] = app[OPENAPI_PATHS_KEY]
         paths.update(extra)
+    paths = _with_error_statuses(paths)
     return {
         "openapi": "3.1.0",
         "info": {

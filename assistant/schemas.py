@@ -36,7 +36,11 @@ COMMAND_REQUEST: dict[str, Any] = {
     "properties": {
         "name": {"type": "string", "enum": [str(c) for c in CommandName]},
         "params": {"type": "object", "maxProperties": 10},
-        "confirm": {"type": "boolean"},
+        "confirm": {
+            "type": "boolean",
+            "description": "true when the user has confirmed a command that lets people in (unlock; opening a "
+            "garage door, gate or door); without it such a command gets 409 confirmation_required",
+        },
     },
 }
 

@@ -87,7 +87,14 @@ async def command_device(request: web.Request) -> web.Response:
     home = core.registry.home(who.home_id)
     device_id = request.match_info["device_id"]
     home.entry(device_id)  # 404 before anything else
-    action = await core.control.command(home, device_id, Command.from_dict(body), user_id=who.user_id, channel="api")
+    action = await core.control.command(
+        home,
+        device_id,
+        Command.from_dict(body),
+        confirmed=body.get("confirm") is True,
+        user_id=who.user_id,
+        channel="api",
+    )
     return json_ok({"device": home.entry(device_id).view(home.areas), "action": action.to_dict()})
 
 

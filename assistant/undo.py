@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from assistant.control import needs_confirmation
 from assistant.devices import Command, CommandName, Device, DeviceState, settable_state
 from assistant.errors import HearthError
 from assistant.registry import Area, Floor, Home, Scene
@@ -49,15 +50,7 @@ class Reverted:
     devices: list[str] = field(default_factory=list)
 
 
-async def revert(core: Core, home: Home, group: dict[str, Any]) -> Reverted:
-    """Put back the states and registry entries an undo step recorded (the caller commits `changes` and records
-    `actions`)."""
-    out = Reverted()
-    for change in reversed(group.get("changes", [])):
-        try:
-            _revert_change(core, home, change, out)
-        except HearthError as err:
-            out.failures.append(err.message)
+def _restores(home: Home, group: dict[str, Any]) -> list[tuple[Device, Command]]:
     commands = []
     for raw in group.get("actions", []):
         action = ActionTaken.from_dict(raw)
@@ -66,7 +59,24 @@ async def revert(core: Core, home: Home, group: dict[str, Any]) -> Reverted:
             state = settable_state(entry.device, action.before)
             if state:
                 commands.append((entry.device, Command(CommandName.RESTORE, {"state": state})))
-    outcome = await core.control.execute(home, commands)
+    return commands
+
+
+def needing_confirmation(home: Home, group: dict[str, Any]) -> list[Device]:
+    """The devices this undo step would unlock or open (undoing "lock the door" unlocks it): they need a yes."""
+    return [d for d, c in _restores(home, group) if needs_confirmation(d, c, home.entry(d.id).state) is not None]
+
+
+async def revert(core: Core, home: Home, group: dict[str, Any], confirmed: bool = False) -> Reverted:
+    """Put back the states and registry entries an undo step recorded (the caller commits `changes` and records
+    `actions`). Restores that unlock or open run only when `confirmed`."""
+    out = Reverted()
+    for change in reversed(group.get("changes", [])):
+        try:
+            _revert_change(core, home, change, out)
+        except HearthError as err:
+            out.failures.append(err.message)
+    outcome = await core.control.execute(home, _restores(home, group), confirmed)
     out.actions = outcome.actions
     out.failures += [err.message for _, err in outcome.failures]
     if outcome.actions:

@@ -193,7 +193,7 @@ async def change(
             continue
         targets[device.id] = value
         commands.append((device, Command(level.command, {level.param: value})))
-    outcome = await call.core.control.execute(home, commands)
+    outcome = await call.core.control.execute(home, commands, call.confirmed)
     parts: list[str] = []
     if outcome.actions:
         parts.append(_done_speech(call, level, outcome.actions, targets, direction))

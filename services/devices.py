@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from typing import ClassVar
 
+from assistant.control import needs_confirmation
 from assistant.core import Core
 from assistant.devices import Capability, Command, CommandName, Device, DeviceKind, settable_state
 from assistant.dialogue import join_names
@@ -62,7 +63,7 @@ def is_are(devices: list[Device]) -> str:
 
 async def run(call: IntentCall, devices: list[Device], command: Command, done: str) -> Done:
     """Send one command to each device; speak what happened, naming failures plainly."""
-    outcome = await call.core.control.execute(call.home, [(d, command) for d in devices])
+    outcome = await call.core.control.execute(call.home, [(d, command) for d in devices], call.confirmed)
     names = [the(call.home.device(a.device_id)) for a in outcome.actions]
     parts = []
     if names:
@@ -255,10 +256,9 @@ class Unlock(LockHandler):
     lock = False
 
 
-def risky_to_open(device: Device) -> bool:
-    """Doors that let people in (garage doors, gates) need a yes before they open."""
-    text = f"{device.id} {device.name}".lower()
-    return any(word in text for word in ("garage", "gate", "door"))
+def risky_to_open(call: IntentCall, device: Device) -> bool:
+    """Doors that let people in (garage doors, gates) need a yes before they open (the policy is DeviceControl's)."""
+    return needs_confirmation(device, Command(CommandName.OPEN), call.home.entry(device.id).state) is not None
 
 
 HALF_WORDS = frozenset({"halfway", "half", "midway"})
@@ -275,7 +275,7 @@ class CoverHandler(IntentHandler):
             return found
         if not found:
             return nothing_found(call, "blinds or a door to " + ("open" if self.open else "close"))
-        if self.open and not call.confirmed and any(risky_to_open(d) for d in found):
+        if self.open and not call.confirmed and any(risky_to_open(call, d) for d in found):
             return Confirm(f"Are you sure you want to open {join_names(the(d) for d in found)}?")
         said = set(WORD.findall(call.text.lower()))
         percent = call.slots.get("position")
@@ -402,7 +402,11 @@ class ActivateScene(IntentHandler):
             for dev_id, state in scene.states.items()
             if dev_id in home.devices
         ]
-        outcome = await call.core.control.execute(home, commands)
+        risky = [d for d, c in commands if needs_confirmation(d, c, home.entry(d.id).state)]
+        if risky and not call.confirmed:
+            names = join_names(the(d) for d in risky)
+            return Confirm(f"{scene.name[0].upper()}{scene.name[1:]} would open or unlock {names}. Are you sure?")
+        outcome = await call.core.control.execute(home, commands, call.confirmed)
         speech = f"{scene.name[0].upper()}{scene.name[1:]} is on."
         if outcome.failures:
             speech += " " + " ".join(err.message for _, err in outcome.failures)

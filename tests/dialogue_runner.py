@@ -107,7 +107,9 @@ async def run_dialogue(api: Api, dialogue: Dialogue, say: Say | None = None) -> 
     result = Result(dialogue)
     for device_id, wanted in dialogue.setup.items():
         status, body = await api.call(
-            "POST", f"/api/v1/devices/{device_id}/command", json={"name": "restore", "params": {"state": wanted}}
+            "POST",
+            f"/api/v1/devices/{device_id}/command",
+            json={"name": "restore", "params": {"state": wanted}, "confirm": True},  # set-up may unlock the door
         )
         if status != 200:
             result.failures.append(f"setup {device_id}: {status} {body}")

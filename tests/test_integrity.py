@@ -252,3 +252,64 @@ def test_cli_arguments_that_are_not_utf8_get_one_clear_line(tmp_path: Path) -> N
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "not valid UTF-8" in lines[0], result.stderr
     assert not db.exists()  # nothing was written
+
+
+@pytest.mark.parametrize(
+    ("device", "command", "field", "before"),
+    [
+        ("front_door", {"name": "unlock"}, "locked", True),
+        ("front_door", {"name": "restore", "params": {"state": {"locked": False}}}, "locked", True),
+        ("garage_door", {"name": "open"}, "position", 0),
+        ("garage_door", {"name": "set_position", "params": {"position": 30}}, "position", 0),
+        ("garage_door", {"name": "restore", "params": {"state": {"position": 100}}}, "position", 0),
+    ],
+)
+async def test_rest_commands_that_let_people_in_need_confirm(
+    api: Api, device: str, command: dict[str, Any], field: str, before: Any
+) -> None:
+    start = await snapshot(api)
+    status, body = await api.call("POST", f"/api/v1/devices/{device}/command", json=command)
+    assert status == 409, body
+    assert body["error"]["code"] == "confirmation_required", body
+    assert await snapshot(api) == start
+    status, body = await api.call("POST", f"/api/v1/devices/{device}/command", json={**command, "confirm": True})
+    assert status == 200, body
+    assert body["device"]["state"][field] != before
+    assert body["action"]["before"][field] == before
+
+
+async def test_closing_locking_and_blinds_need_no_confirm(api: Api) -> None:
+    for device, command in [
+        ("garage_door", {"name": "close"}),
+        ("front_door", {"name": "lock"}),
+        ("bedroom_blinds", {"name": "open"}),
+    ]:
+        status, body = await api.call("POST", f"/api/v1/devices/{device}/command", json=command)
+        assert status == 200, body
+
+
+async def test_the_same_policy_holds_in_conversation_undo_and_on_the_websocket(api: Api) -> None:
+    reply = await api.say("unlock the front door", conversation_id="p")
+    assert reply["reply"]["kind"] == "confirm", reply
+    reply = await api.say("yes", conversation_id="p")
+    assert reply["reply"]["kind"] == "done", reply
+    reply = await api.say("lock the front door", conversation_id="p")
+    assert reply["reply"]["kind"] == "done", reply
+    # Undoing the lock would unlock the door: the same question first.
+    reply = await api.say("undo that", conversation_id="p")
+    assert reply["reply"]["kind"] == "confirm", reply
+    _, device = await api.call("GET", "/api/v1/devices/front_door")
+    assert device["state"]["locked"] is True
+    reply = await api.say("yes", conversation_id="p")
+    assert reply["reply"]["kind"] == "done" and reply["reply"]["intent"] == "undo", reply
+    _, device = await api.call("GET", "/api/v1/devices/front_door")
+    assert device["state"]["locked"] is False
+    async with asyncio.timeout(TIMEOUT), api.session.ws_connect(api.url + "/api/v1/ws") as ws:
+        await ws.send_json({"type": "auth", "token": api.token})
+        assert (await ws.receive_json())["type"] == "auth_ok"
+        await ws.send_json({"type": "conversation", "id": 1, "text": "open the garage door", "conversation_id": "w"})
+        while (msg := await ws.receive_json())["type"] != "result":
+            pass
+        assert msg["reply"]["kind"] == "confirm", msg
+    _, device = await api.call("GET", "/api/v1/devices/garage_door")
+    assert device["state"]["position"] == 0

@@ -19,14 +19,16 @@ async def state(api: Api, device_id: str) -> dict[str, Any]:
 async def test_goodnight_runs_its_steps_and_undo_takes_them_all_back(api: Api) -> None:
     await api.say("turn on the kitchen lights", "gn")
     await api.say("turn on the tv", "gn")
-    await api.call("POST", "/api/v1/devices/front_door/command", json={"name": "unlock"})
+    await api.call("POST", "/api/v1/devices/front_door/command", json={"name": "unlock", "confirm": True})
     r = await api.say("good night", "gn")
     assert r["reply"]["kind"] == "done" and r["reply"]["intent"] == "run_routine", r
     assert (await state(api, "kitchen_lights"))["on"] is False
     assert (await state(api, "tv"))["on"] is False
     assert (await state(api, "front_door"))["locked"] is True
     r = await api.say("undo", "gn")
-    assert r["reply"]["kind"] == "done"
+    assert r["reply"]["kind"] == "confirm", r  # undoing the lock would unlock the door: the usual yes first
+    r = await api.say("yes", "gn")
+    assert r["reply"]["kind"] == "done", r
     assert (await state(api, "kitchen_lights"))["on"] is True
     assert (await state(api, "tv"))["on"] is True
     assert (await state(api, "front_door"))["locked"] is False
