@@ -155,7 +155,10 @@ class Home:
 
     # vocabulary upkeep: every registry change reaches the NLU at once
     def _index_device(self, dev: Device) -> None:
-        self.vocabulary.put(NamedThing(NameKind.DEVICE, dev.id, (dev.name, *dev.aliases), dev.area, str(dev.kind)))
+        caps = frozenset(str(c) for c in dev.capabilities)
+        self.vocabulary.put(
+            NamedThing(NameKind.DEVICE, dev.id, (dev.name, *dev.aliases), dev.area, str(dev.kind), caps)
+        )
 
     def _index_area(self, area: Area) -> None:
         self.vocabulary.put(NamedThing(NameKind.AREA, area.id, (area.name, *area.aliases)))

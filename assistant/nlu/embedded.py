@@ -29,6 +29,7 @@ from assistant.config import NluConfig
 from assistant.devices import DeviceKind
 from assistant.errors import ErrorCode, NluError
 from assistant.nlu.classifier import IntentClassifier
+from assistant.nlu.decoding import DESTRUCTIVE, STATE_CHANGING, Calibration, narrow_candidates, rescore, targets
 from assistant.nlu.engine import NamedThing, NameKind, NluEngine, TrainReport, Vocabulary
 from assistant.nlu.featurize import (
     ENTITY_PLACEHOLDERS,
@@ -66,6 +67,8 @@ MODEL_SUBDIR = "embedded"
 MAX_ANALYSED_CHARS = 5000  # the caller limits text; past this we only look at the start
 RANKING_LENGTH = 10
 DEFAULT_C = 100.0  # inverse regularisation strength, chosen by 5-fold cross-validation on nlu_data
+NO_TARGET_INTENTS = frozenset({"out_of_scope"})  # nlu_fallback keeps its entities, as in Rasa
+_NAMED_ENTITIES = frozenset({"device", "device_class", "area", "scene"})
 _FILLER = frozenset({"please", "pls", "plz", "hey", "hearth", "can", "you", "could", "would"})
 
 
@@ -88,6 +91,7 @@ class EmbeddedNluEngine(NluEngine):
     def __init__(self, config: NluConfig, c: float = DEFAULT_C) -> None:
         self.config = config
         self.c = c
+        self.calibration = Calibration(threshold=config.threshold)
         self._runtime: _Runtime | None = None
         self._vocabularies: weakref.WeakSet[Gazetteer] = weakref.WeakSet()
         self._lock = threading.Lock()
@@ -234,12 +238,16 @@ class EmbeddedNluEngine(NluEngine):
         tokens = tokenize(analysed)
         gazetteer = vocabulary if isinstance(vocabulary, Gazetteer) else _as_gazetteer(vocabulary, rt)
         named, mentions = choose(gazetteer.match_tokens(analysed, tokens), rt.rules.mentions(analysed, tokens))
+        named = _drop_repeats(named)
         spans = [_entity_span(e) for e in named] + [s for s in map(_mention_span, mentions) if s is not None]
-        ranked = rt.classifier.ranking(delexicalise(tokens, spans), RANKING_LENGTH)
-        ranking = [IntentScore(name, confidence) for name, confidence in ranked]
+        delexicalised = delexicalise(tokens, spans)
+        ranked = rt.classifier.ranking(delexicalised, RANKING_LENGTH)
+        # the intent and its target together: rescale each reading by what the named devices can do
+        ranking = rescore([IntentScore(name, confidence) for name, confidence in ranked], targets(named, gazetteer))
         top = ranking[0]
         entities = list(named)
-        entities += resolve(mentions, tokens, top.name, _device_classes(named, gazetteer))
+        narrow_candidates(entities, top.name, gazetteer)
+        entities += resolve(mentions, tokens, top.name, _device_classes(entities, gazetteer))
         if top.name == "rename_device":
             new_name = find_new_name(analysed, tokens, named)
             if new_name is not None:
@@ -249,11 +257,59 @@ class EmbeddedNluEngine(NluEngine):
             if not e.text:
                 e.text = analysed[e.start : e.end]
         entities.sort(key=lambda e: (e.start, e.end))
-        intent = top
-        if top.confidence < threshold:
-            intent = IntentScore(FALLBACK_INTENT, threshold)
+        # unknown words only count against a destructive reading when nothing of the home is named
+        home_named = any(e.entity in ("device", "area") for e in named)
+        unknown = 0 if home_named else self._unknown_words(tokens, spans, rt)
+        intent, uncertain = self._calibrate(ranking, unknown)
+        if intent.name != FALLBACK_INTENT and _only_names(delexicalised):
+            # "the front door": a name alone says nothing about what to do with it
+            intent, uncertain = IntentScore(FALLBACK_INTENT, self.calibration.threshold_for(top.name)), False
+        if intent.name in NO_TARGET_INTENTS:
+            # "what is a lock screen": the words name no device of this home when the request is about none
+            entities = [e for e in entities if e.entity not in _NAMED_ENTITIES]
+        if intent.name == FALLBACK_INTENT:
             ranking = [intent, *ranking][:RANKING_LENGTH]
-        return NluResult(text=text, intent=intent, entities=entities, intent_ranking=ranking)
+        return NluResult(text=text, intent=intent, entities=entities, intent_ranking=ranking, uncertain=uncertain)
+
+    @staticmethod
+    def _unknown_words(tokens: list[Token], spans: list[Span], rt: _Runtime) -> int:
+        """Words outside every name and value that training never saw ("cancel my netflix subscription")."""
+        count = 0
+        for t in tokens:
+            if t.is_number or t.text in rt.common_words or any(s.start <= t.start < s.end for s in spans):
+                continue
+            count += 1
+        return count
+
+    def _calibrate(self, ranking: list[IntentScore], unknown: int = 0) -> tuple[IntentScore, bool]:
+        """The intent to report (nlu_fallback below its group's bar) and whether a state change should be asked.
+
+        A destructive intent also falls back when the utterance holds a word training never saw: the request may
+        be about something else entirely, and a guess must not delete or unlock anything."""
+        cal = self.calibration
+        top = ranking[0]
+        margin = top.confidence - (ranking[1].confidence if len(ranking) > 1 else 0.0)
+        bar = cal.threshold_for(top.name)
+        if top.confidence < bar or (
+            top.name in DESTRUCTIVE and (margin < cal.destructive_margin or unknown > cal.destructive_unknown_words)
+        ):
+            return IntentScore(FALLBACK_INTENT, bar), False
+        uncertain = top.name in STATE_CHANGING and (top.confidence < cal.confirm_below or margin < cal.confirm_margin)
+        return top, uncertain
+
+
+def _only_names(d: Delexicalised) -> bool:
+    """Nothing but device and room names (and articles, fillers): no word says what to do."""
+    words = [w for w in d.words if w not in ARTICLES and w not in _FILLER]
+    return bool(words) and all(w in ("__device__", "__area__") for w in words)
+
+
+def _drop_repeats(named: list[Entity]) -> list[Entity]:
+    """A device named outright is not named again by a partial word ("put the lock on the front door")."""
+    exact = {e.value for e in named if e.entity == "device" and e.confidence >= 1.0 and not e.candidates}
+    if not exact:
+        return named
+    return [e for e in named if not (e.entity == "device" and e.value in exact and e.confidence < 1.0)]
 
 
 def choose(named: list[Entity], mentions: list[Mention]) -> tuple[list[Entity], list[Mention]]:

@@ -28,6 +28,7 @@ class NamedThing:
     names: tuple[str, ...]  # the name first, then aliases
     area: str | None = None  # devices: their area id
     device_class: str | None = None  # devices: DeviceKind value
+    capabilities: frozenset[str] = frozenset()  # devices: Capability values (empty: not known)
 
 
 class Vocabulary(ABC):

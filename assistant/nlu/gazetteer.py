@@ -15,6 +15,7 @@ bucket changes.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from itertools import combinations
@@ -152,6 +153,7 @@ class Gazetteer(Vocabulary):
         self._max_class_len = 1
         self._class_by_key: dict[str, str] = {}
         self._common: frozenset[str] = COMMON_WORDS
+        self._area_kinds: dict[str, Counter[str]] = {}  # area id -> how many devices of each kind it holds
         self.configure(class_words or {}, common_words)
 
     def configure(self, class_words: dict[str, str], common_words: Iterable[str]) -> None:
@@ -190,6 +192,8 @@ class Gazetteer(Vocabulary):
         for tok in keys.tokens:
             self._add_token(tok)
         self._things[thing.kind][thing.id] = thing
+        if thing.kind is NameKind.DEVICE and thing.area and thing.device_class:
+            self._area_kinds.setdefault(thing.area, Counter())[thing.device_class] += 1
 
     def remove(self, kind: NameKind, thing_id: str) -> None:
         thing = self._things[kind].pop(thing_id, None)
@@ -207,6 +211,19 @@ class Gazetteer(Vocabulary):
             self._sorted_cache.pop("@" + akey, None)
         for tok in keys.tokens:
             self._remove_token(tok)
+        if kind is NameKind.DEVICE and thing.area and thing.device_class:
+            counts = self._area_kinds.get(thing.area)
+            if counts is not None:
+                counts[thing.device_class] -= 1
+                if counts[thing.device_class] <= 0:
+                    del counts[thing.device_class]
+                if not counts:
+                    del self._area_kinds[thing.area]
+
+    def kinds_in_area(self, area_id: str) -> frozenset[str]:
+        """The device kinds present in an area (kept up to date by put and remove)."""
+        counts = self._area_kinds.get(area_id)
+        return frozenset(counts) if counts else frozenset()
 
     def get(self, kind: NameKind, thing_id: str) -> NamedThing | None:
         return self._things[kind].get(thing_id)
@@ -374,6 +391,10 @@ class Gazetteer(Vocabulary):
                 small, big = (in_area, narrowed) if len(in_area) <= len(narrowed) else (narrowed, in_area)
                 in_area = {d for d in small if d in big}
                 akey = ""
+            if len(in_area) > 1:
+                named = self._named_after_area(area_id, rest, head, in_area)
+                if named is not None:
+                    return _Span(i, j, "device", named, _RANK_PARTIAL, nfuzzy)
             if in_area:
                 found, pkey = in_area, ("@" + akey if akey else "")
         if not found:
@@ -382,6 +403,18 @@ class Gazetteer(Vocabulary):
             return _Span(i, j, "device", next(iter(found)), _RANK_PARTIAL, nfuzzy)
         spoken = " ".join(t.text for t in toks[i:j])
         return _Span(i, j, "device", spoken, _RANK_PARTIAL, nfuzzy, self._first_sorted(pkey, found))
+
+    def _named_after_area(self, area_id: str, rest: tuple[str, ...], head: str, in_area: Collection[str]) -> str | None:
+        """ "lounge lamp" when the room's other name is lounge: the device named "<room name> lamp", if one is."""
+        area = self._things[NameKind.AREA].get(area_id)
+        if area is None:
+            return None
+        for name in area.names:
+            refs = self._phrases.get(" ".join((*name_keys(name), *rest, head)))
+            ids = [tid for k, tid in refs if k is NameKind.DEVICE and tid in in_area]
+            if len(ids) == 1:
+                return ids[0]
+        return None
 
     def _first_sorted(self, cache_key: str, ids: Collection[str]) -> list[str]:
         """The first MAX_CANDIDATES ids in order; big buckets are sorted once and cached until they change."""

@@ -88,6 +88,8 @@ class NluResult:
     intent: IntentScore
     entities: list[Entity] = field(default_factory=list)
     intent_ranking: list[IntentScore] = field(default_factory=list)
+    # A state change the NLU is not sure of (near its threshold, or the runner-up close): ask before acting.
+    uncertain: bool = False
 
     @property
     def is_fallback(self) -> bool:
@@ -109,12 +111,16 @@ class NluResult:
             intent=IntentScore.from_dict(data["intent"]),
             entities=[Entity.from_dict(e) for e in data.get("entities", [])],
             intent_ranking=[IntentScore.from_dict(i) for i in data.get("intent_ranking", [])],
+            uncertain=bool(data.get("uncertain", False)),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "text": self.text,
             "intent": self.intent.to_dict(),
             "entities": [e.to_dict() for e in self.entities],
             "intent_ranking": [i.to_dict() for i in self.intent_ranking],
         }
+        if self.uncertain:
+            out["uncertain"] = True  # a Hearth extension; Rasa clients ignore unknown keys
+        return out
