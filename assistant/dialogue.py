@@ -224,7 +224,10 @@ class DialogueManager:
             answered = await self._answer(pending, turn, nlu, home, conv, forced=turn.reply_to is not None)
             if answered is not None:
                 return answered
-            # not an answer to it: the question is dropped and the turn stands on its own
+            # not an answer to it: the question is dropped and the turn stands on its own; a correction of it
+            # ("actually, the tv") redoes the request the question was about, on the corrected target
+            if nlu.intent.name == "correct" and pending.awaiting != "confirm":
+                conv.last_action = {"intent": pending.intent, "slots": pending.slots, "turn": None}
         parts = None if whole else await self._split(turn.text, home)
         if parts is not None:
             return await self._compound(parts, turn, home, conv)
@@ -299,6 +302,13 @@ class DialogueManager:
             what = join_names(e.text for e in nlu.entities if e.entity in TARGET_ENTITIES)
             speech = f"What should I do with {what}?" if what else NOT_UNDERSTOOD
             return Done(Reply(speech, ReplyKind.NOT_UNDERSTOOD), undoable=False)
+        if correction:
+            # "not the office, the kitchen": the target said before is the one being taken back
+            old = last["slots"]
+            said_before = {*(old.get("device") or ()), *(old.get("device_options") or ()), old.get("area")}
+            fresh = [e for e in nlu.entities if not (e.entity in {"device", "area"} and e.value in said_before)]
+            if any(e.entity in TARGET_ENTITIES for e in fresh):
+                nlu = replace(nlu, entities=fresh)
         try:
             new = validate_slots(handler.slots, nlu, home)
         except SlotError as err:
