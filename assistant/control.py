@@ -21,7 +21,7 @@ from assistant.devices import (
     StateUpdate,
 )
 from assistant.errors import DeviceError, ErrorCode, HearthError
-from assistant.eventlog import EventType, append_op, committed_events
+from assistant.eventlog import EventLog, EventType, append_op, committed_events
 from assistant.registry import DeviceEntry, Home, Registry
 from assistant.store import Change, Store
 from assistant.turn import ActionTaken
@@ -180,6 +180,7 @@ class DeviceControl:
         self.store = store
         self.bus = bus
         self.adapters = adapters
+        self._log = EventLog(store)  # names the users in live activity events, as the REST listing does
 
     async def start(self) -> None:
         for adapter in self.adapters.values():
@@ -331,7 +332,10 @@ class DeviceControl:
                     },
                 )
             )
-        for row in committed_events(ops):
+        rows = committed_events(ops)
+        if rows:
+            self._log.name_users(rows)
+        for row in rows:
             self.bus.publish(BusEvent(home.id, "activity", row))
 
     def log_live(self, home: Home, change: Change) -> Change:

@@ -64,6 +64,7 @@ class EventLog:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._names: dict[str, str] = {}
 
     def list(
         self,
@@ -83,4 +84,19 @@ class EventLog:
         rows = self.store.query(sql, params)
         for row in rows:
             row["data"] = json.loads(row["data"])
+        self.name_users(rows)
         return rows
+
+    def name_users(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Add the user's name (`data.user`) to rows that carry a `user_id`, so readers need not look it up."""
+        rows = list(rows)
+        ids = {row["data"]["user_id"] for row in rows if isinstance(row["data"].get("user_id"), str)}
+        missing = ids - self._names.keys()
+        if missing:
+            marks = ",".join("?" * len(missing))
+            found = self.store.query(f"SELECT id, name FROM users WHERE id IN ({marks})", list(missing))
+            self._names.update({r["id"]: r["name"] for r in found})  # names never change; the cache stays small
+        for row in rows:
+            name = self._names.get(row["data"].get("user_id") or "")
+            if name is not None:
+                row["data"]["user"] = name

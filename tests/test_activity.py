@@ -49,3 +49,21 @@ async def test_logged_events_arrive_live_with_their_ids(api: Api) -> None:
     assert [e["data"]["command"]["name"] for e in live[:2]] == ["turn_on", "turn_off"]
     assert live[2]["data"]["id"] == "loft"
     assert all(e["data"]["channel"] == "api" and e["data"]["user_id"] for e in live)
+
+
+async def test_events_name_the_user_in_the_log_and_live(api: Api) -> None:
+    home_id, _ = api.core.default_principal()
+    alice = api.core.auth.ensure_user("alice", home_id, "member")
+    alice_token = api.core.auth.create_token(alice, home_id, "alice's phone")
+    async with asyncio.timeout(TIMEOUT), api.session.ws_connect(api.url + "/api/v1/ws") as ws:
+        await ws.send_json({"type": "auth", "token": api.token})
+        assert (await ws.receive_json())["type"] == "auth_ok"
+        status, _ = await api.call(
+            "POST", "/api/v1/devices/porch_light/command", token=alice_token, json={"name": "turn_on"}
+        )
+        assert status == 200
+        while (msg := await ws.receive_json()).get("event") != "activity":
+            pass
+    assert msg["data"]["data"]["user_id"] == alice and msg["data"]["data"]["user"] == "alice"
+    logged = (await api.call("GET", "/api/v1/events?order=desc&limit=1"))[1]["events"][0]
+    assert logged == msg["data"]

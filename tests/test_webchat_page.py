@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
+from tests.conftest import hearth
 from tests.test_webchat_browser import CHROMIUM, CHROMIUM_ARGS, STEP_MS, STEP_S, Watch
 
 pytestmark = pytest.mark.browser
@@ -251,7 +253,17 @@ async def test_phone_sticky_header_and_tabs(live_server: Any, chromium: Browser,
     assert watch.errors == []
 
 
-async def test_activity_shows_who_and_how_live_and_from_the_log(live_server: Any, chromium: Browser) -> None:
+@pytest.fixture
+def alice_token(tmp_path: Path) -> str:
+    """A token for a second user of the demo home, made before the server starts (it then owns the database)."""
+    made = hearth("token", "create", "--user", "alice", db=tmp_path / "live.db")
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip().splitlines()[-1]
+
+
+async def test_activity_shows_who_and_how_live_and_from_the_log(
+    alice_token: str, live_server: Any, chromium: Browser
+) -> None:
     await _rest(live_server, "POST", "/devices/porch_light/command", {"name": "turn_on"})  # before the page opens
     watch = Watch()
     page = await _open(chromium, live_server, watch)
@@ -276,10 +288,18 @@ async def test_activity_shows_who_and_how_live_and_from_the_log(live_server: Any
     assert await first.locator(".what").inner_text() == "Thermostat set to 19°"
     assert [r.url for r in watch.requests[requests_before:]] == []  # pushed, not polled
 
+    # Someone else in the home: named, not "you".
+    alice = replace(live_server, token=alice_token)
+    await _rest(alice, "POST", "/devices/porch_light/command", {"name": "turn_off"})
+    async with asyncio.timeout(STEP_S):
+        await _page_true(page, "document.querySelectorAll('#activity-list li').length === 4")
+    assert await first.locator(".what").inner_text() == "Porch light turned off"
+    assert await first.locator(".who").inner_text() == "by alice via the app or API"
+
     items = page.locator("#activity-list li")
     ids = [int(v) for v in await items.evaluate_all("(els) => els.map((e) => e.dataset.eventId)")]
     assert ids == sorted(ids, reverse=True)
-    assert await items.evaluate_all("(els) => els.map((e) => e.dataset.channel)") == ["api", "websocket", "api"]
+    assert await items.evaluate_all("(els) => els.map((e) => e.dataset.channel)") == ["api", "api", "websocket", "api"]
     assert watch.errors == []
 
 

@@ -90,7 +90,7 @@
     const d = ev.data || {};
     if (d.automation) return `by the automation ${d.automation}`;
     const parts = [];
-    if (d.user_id) parts.push(d.user_id === H.app.userId() ? 'by you' : `by ${d.user_id}`);
+    if (d.user_id) parts.push(d.user_id === H.app.userId() ? 'by you' : `by ${d.user || 'another user'}`);
     if (d.channel) parts.push('via ' + (CHANNELS[d.channel] || d.channel));
     if (parts.length) return parts.join(' ');
     if (ev.type === 'state_changed' || ev.type === 'availability') return 'by the device itself';
