@@ -28,6 +28,7 @@ from services.adjust import (
     direction_of,
     size_of,
 )
+from services.aliases import AliasReader, RemoveAlias
 from services.questions import readings, what_is_on, who_changed
 from services.targets import resolve, the
 
@@ -575,3 +576,5 @@ HANDLERS: tuple[type[IntentHandler], ...] = (
 def setup(core: Core) -> None:
     for handler in HANDLERS:
         core.dialogue.register(handler())
+    core.dialogue.register(RemoveAlias())
+    core.dialogue.readers.append(AliasReader())

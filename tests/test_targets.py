@@ -132,6 +132,13 @@ async def test_rename_keeps_the_old_name(api: Api) -> None:
     assert status == 200 and body["aliases"] == []
     r = await api.say("turn off the desk lamp", "fresh")
     assert r["reply"]["actions"] == []
+    # or by voice
+    r = await api.say("stop calling the telly the tv", "rename")
+    assert r["reply"]["kind"] == "done", r
+    _, tv = await api.call("GET", "/api/v1/devices/tv")
+    assert "TV" not in tv["aliases"] and tv["name"] == "telly"
+    r = await api.say("turn on the tv", "fresh2")
+    assert r["reply"]["actions"] == [], r
 
 
 async def test_area_alias_by_voice_and_api(api: Api) -> None:
