@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from wyoming.audio import AudioStop
+from wyoming.event import Event
+from wyoming.info import AsrModel, AsrProgram, Attribution, Describe, Info
+from wyoming.server import AsyncEventHandler, AsyncTcpServer
 
-from tests.conftest import TIMEOUT, Api, hearth, make_config, start_api
+from assistant.speech.audio import wav_bytes
+from tests.conftest import TIMEOUT, Api, free_port, hearth, make_config, start_api
+from tests.voice_fixtures import noise, post_voice
 
 SURROGATE = "x\udfff"
 
@@ -313,3 +320,43 @@ async def test_the_same_policy_holds_in_conversation_undo_and_on_the_websocket(a
         assert msg["reply"]["kind"] == "confirm", msg
     _, device = await api.call("GET", "/api/v1/devices/garage_door")
     assert device["state"]["position"] == 0
+
+
+class _SurrogateStt(AsyncEventHandler):
+    """A Wyoming speech-to-text server (the edge of the system) whose transcript is not valid Unicode."""
+
+    async def handle_event(self, event: Event) -> bool:
+        if Describe.is_type(event.type):
+            credit = Attribution(name="Hearth tests", url="http://127.0.0.1/")
+            model = AsrModel(
+                name="fake", description="fake", attribution=credit, installed=True, languages=["en"], version="1"
+            )
+            program = AsrProgram(
+                name="fake", description="fake", attribution=credit, installed=True, version="1", models=[model]
+            )
+            await self.write_event(Info(asr=[program]).event())
+        elif AudioStop.is_type(event.type):
+            # What a remote server may send: JSON with an escaped lone surrogate (ensure_ascii keeps it writable).
+            line = json.dumps({"type": "transcript", "data": {"text": f"turn on the kitchen lights {SURROGATE}"}})
+            self.writer.write(line.encode("ascii") + b"\n")
+            await self.writer.drain()
+            return False
+        return True
+
+
+async def test_a_voice_transcript_that_is_not_unicode_is_refused(tmp_path: Path) -> None:
+    port = free_port()
+    server = AsyncTcpServer("127.0.0.1", port)
+    await server.start(lambda reader, writer: _SurrogateStt(reader, writer))
+    voice = {"stt": "wyoming", "stt_uri": f"tcp://127.0.0.1:{port}", "tts": "none"}
+    runner, api = await start_api(make_config(tmp_path, voice=voice))
+    try:
+        before = await snapshot(api)
+        status, body = await post_voice(api, wav_bytes(noise(1.0)), "audio/wav")
+        assert status == 400 and body["error"]["code"] == "invalid_text", body
+        assert await snapshot(api) == before  # the kitchen lights stayed off, nothing was recorded
+        await still_works(api)
+    finally:
+        await api.session.close()
+        await runner.cleanup()
+        await server.stop()
