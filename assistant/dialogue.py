@@ -32,7 +32,7 @@ from assistant.readings import UtteranceReader
 from assistant.registry import Home
 from assistant.store import Change, WriteOp
 from assistant.turn import ActionTaken, Reply, ReplyKind, Turn
-from assistant.undo import merge_group, needing_confirmation, revert
+from assistant.undo import Reverter, merge_group, needing_confirmation, revert
 from assistant.validation import check_text
 
 if TYPE_CHECKING:
@@ -116,6 +116,7 @@ class DialogueManager:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.handlers: dict[str, IntentHandler] = {}
+        self.reverters: dict[str, Reverter] = {}  # services' own undo of what they note in the journal
         self.readers: list[UtteranceReader] = []  # services' readings of phrases the home defines (routines)
         self.conversations = Conversations(core.store)
         self._locks: dict[tuple[str, str, str], _Users] = {}
@@ -622,7 +623,8 @@ class DialogueManager:
             return reply
         step: dict[str, Any] = {"actions": [a.to_dict() for a in reply.actions] if outcome.undoable else []}
         step["changes"] = changes
-        if reply.actions and not outcome.undoable:
+        if (reply.actions and not outcome.undoable) or (outcome.changes and not changes):
+            # done, but not in a form undo can put back: an "undo" now says so instead of undoing something older
             step["irreversible"] = [str(reply.intent or "that").replace("_", " ")]
         if step["actions"] or step["changes"] or step.get("irreversible") or outcome.merge_undo:
             group = merge_group([*outcome.merge_undo, step])

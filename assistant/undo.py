@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,12 @@ from assistant.turn import ActionTaken
 
 if TYPE_CHECKING:
     from assistant.core import Core
+
+
+# How a service puts back a change of its own kind that it noted in the journal (`journal.note("routine", ...)`):
+# given the home and the journal entry {"kind", "id", "before", "after"}, the staged change that restores `before`
+# (None `before`: the thing was created, so remove it). Registered per core in `DialogueManager.reverters`.
+Reverter = Callable[["Home", dict[str, Any]], Change]
 
 
 def merge_group(groups: list[dict[str, Any]]) -> dict[str, Any]:
@@ -90,6 +97,12 @@ async def revert(core: Core, home: Home, group: dict[str, Any], confirmed: bool 
 def _revert_change(core: Core, home: Home, change: dict[str, Any], out: Reverted) -> None:
     before, after, kind = change.get("before"), change.get("after"), change["kind"]
     registry = core.registry
+    reverter = core.dialogue.reverters.get(kind)
+    if reverter is not None:
+        out.changes.append(reverter(home, change))
+        name = (before or after or {}).get("name", change["id"])
+        out.said.append(f"the {kind} {name} is {'gone again' if before is None else 'as it was'}")
+        return
     if before is None:  # it was created: remove it again, where that is possible
         name = (after or {}).get("name", change["id"])
         if kind == "area" and change["id"] in home.areas and not home.find(area=change["id"]):

@@ -180,3 +180,24 @@ async def test_new_request_replaces_the_open_question(api: Api) -> None:
     stale = (await api.say("the kitchen", reply_to=asked["question_id"]))["reply"]
     assert stale["error_code"] == "question_closed"
     assert (await state(api, "kitchen_lights"))["on"] is False
+
+
+async def test_undo_of_defining_and_deleting_a_routine(api: Api) -> None:
+    out = await api.say("when I say reading time turn on the floor lamp")
+    assert out["reply"]["kind"] == "done", out["reply"]
+    status, _ = await api.call("GET", "/api/v1/routines/reading_time")
+    assert status == 200
+    out = await api.say("undo")
+    assert out["reply"]["kind"] == "done", out["reply"]
+    status, _ = await api.call("GET", "/api/v1/routines/reading_time")
+    assert status == 404
+    out = await api.say("delete the movie time routine")
+    assert out["reply"]["kind"] == "done", out["reply"]
+    status, _ = await api.call("GET", "/api/v1/routines/movie_time")
+    assert status == 404
+    out = await api.say("undo")
+    assert out["reply"]["kind"] == "done", out["reply"]
+    status, body = await api.call("GET", "/api/v1/routines/movie_time")
+    assert status == 200, body
+    out = await api.say("movie time")
+    assert (await state(api, "tv"))["on"] is True, out["reply"]

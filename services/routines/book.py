@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from assistant import journal
 from assistant.errors import ErrorCode, HearthError
 from assistant.registry import WriteOp
 from assistant.store import Change, Store, dumps
@@ -108,10 +109,15 @@ class RoutineBook:
         )
 
     def stage_put(self, home_id: str, routine: Routine) -> Change:
-        """The write, and the memory update that follows its commit."""
+        """The write, and the memory update that follows its commit (noted in the turn's journal, for undo)."""
+        old = self._view(home_id)[0].get(routine.id)
+        journal.note("routine", routine.id, old.to_dict() if old else None, routine.to_dict())
         return Change([self.put_op(home_id, routine)]).then(lambda: self.committed_put(home_id, routine))
 
     def stage_delete(self, home_id: str, routine_id: str) -> Change:
+        old = self._view(home_id)[0].get(routine_id)
+        if old is not None:
+            journal.note("routine", routine_id, old.to_dict(), None)
         return Change([self.delete_op(home_id, routine_id)]).then(lambda: self.committed_delete(home_id, routine_id))
 
     def committed_put(self, home_id: str, routine: Routine) -> None:
