@@ -374,3 +374,24 @@ async def test_answer_buttons_answer_only_their_own_question(live_server: Any, c
     assert all("reply_to" not in t for t in turns[:-1])  # typed turns answer whatever is open
     assert (await _state(live_server, "front_door"))["locked"] is False
     assert watch.errors == []
+
+
+async def test_option_buttons_name_the_devices_and_answer_their_question(live_server: Any, chromium: Browser) -> None:
+    watch = Watch()
+    page = await _open(chromium, live_server, watch)
+    async with asyncio.timeout(STEP_S):
+        await page.fill("#message", "turn on the lamp")
+        await page.press("#message", "Enter")
+        choices = page.locator('#log [data-role="assistant"]').first.locator(".choices")
+        await choices.wait_for()
+    assert await choices.get_by_role("button").all_inner_texts() == ["Desk lamp", "Floor lamp", "Living room lamp"]
+    question_id = await choices.get_attribute("data-question-id")
+    assert question_id
+    async with asyncio.timeout(STEP_S):
+        await choices.get_by_role("button", name="Floor lamp").click()
+        await page.wait_for_selector('[data-device-id="floor_lamp"][data-on="true"]')
+    turns = [f for f in watch.sent if f.get("type") == "conversation"]
+    assert turns[-1]["text"] == "floor lamp" and turns[-1]["reply_to"] == question_id
+    assert await choices.locator("button:disabled").count() == 3
+    assert (await _state(live_server, "desk_lamp"))["on"] is False
+    assert watch.errors == []
