@@ -17,7 +17,7 @@ from wyoming.server import AsyncEventHandler, AsyncTcpServer
 
 from assistant.speech.audio import wav_bytes
 from tests.conftest import TIMEOUT, Api, free_port, hearth, make_config, start_api
-from tests.voice_fixtures import noise, post_voice
+from tests.voice_fixtures import VoiceWs, noise, post_voice
 
 SURROGATE = "x\udfff"
 
@@ -360,3 +360,19 @@ async def test_a_voice_transcript_that_is_not_unicode_is_refused(tmp_path: Path)
         await api.session.close()
         await runner.cleanup()
         await server.stop()
+
+
+async def test_the_voice_stream_survives_hostile_json(voice_api: Api) -> None:
+    client = await VoiceWs.connect(voice_api)
+    for raw in [
+        "[" * 30_000 + "]" * 30_000,
+        '{"type": "start", "rate": ' + "1" * 5000 + "}",
+        '{"type": "start", "conversation_id": "c\\udfff"}',
+        '{"type": "start", "x": ' + "[" * 100 + "]" * 100 + "}",
+    ]:
+        await client.ws.send_str(raw)
+        err = await client.until("error")
+        assert err["error"]["code"] in {"invalid_json", "invalid_text", "validation_error"}, err
+    await client.ws.send_json({"type": "ping"})
+    await client.until("pong")  # the socket is still open
+    await client.close()

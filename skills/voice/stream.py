@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -32,9 +31,10 @@ from aiohttp import WSMsgType, web
 
 from assistant.auth import Principal
 from assistant.errors import ErrorCode, HearthError
-from assistant.http import PRINCIPAL, parse_json
+from assistant.http import PRINCIPAL, check_schema
 from assistant.speech.engine import AudioFormat
 from assistant.speech.pipeline import VoicePipeline, VoiceStream
+from assistant.validation import decode_json
 from assistant.websocket import authenticate, error_message
 from skills.voice.schemas import STREAM_START
 
@@ -103,10 +103,7 @@ class VoiceSocket:
     # -- messages ------------------------------------------------------------------------------------------------
     async def _text(self, raw: str) -> None:
         try:
-            try:
-                data = json.loads(raw)
-            except json.JSONDecodeError:
-                raise HearthError(ErrorCode.INVALID_JSON, "The message is not valid JSON.") from None
+            data = decode_json(raw, "The message")  # typed errors for bad JSON, deep nesting, bad text
             if not isinstance(data, dict):
                 raise HearthError(ErrorCode.VALIDATION, "A message must be a JSON object.")
             kind = data.pop("type", None)
@@ -129,7 +126,7 @@ class VoiceSocket:
     async def _start(self, data: dict[str, Any]) -> None:
         if self.turn is not None and not self.turn.done():
             raise HearthError(ErrorCode.BUSY, "A turn is still running; wait for done or send cancel.")
-        options = parse_json(json.dumps(data), STREAM_START)
+        options = check_schema(data, STREAM_START, "The start message")
         if options.get("conversation_id"):
             self.conversation_id = options["conversation_id"]
         self.options = options
