@@ -32,6 +32,8 @@ class VirtualAdapter(DeviceAdapter):
         self._devices: dict[tuple[str, str], Device] = {}
         self._states: dict[tuple[str, str], DeviceState] = {}
         self._offline: set[tuple[str, str]] = set()
+        self._stalled: set[tuple[str, str]] = set()  # take commands and never answer
+        self._unpaired: dict[tuple[str, str], Device] = {}  # on the simulated network, not yet added to Hearth
         self._sink: StateSink | None = None
         self._task: asyncio.Task[None] | None = None
         self._rng = random.Random(seed)
@@ -54,7 +56,9 @@ class VirtualAdapter(DeviceAdapter):
         self._states[key] = state or DeviceState()
 
     async def discover(self, home_id: str) -> list[Device]:
-        return [d for (h, _), d in self._devices.items() if h == home_id]
+        found = {d.id: d for (h, _), d in self._devices.items() if h == home_id}
+        found.update({d.id: d for (h, _), d in self._unpaired.items() if h == home_id and d.id not in found})
+        return list(found.values())
 
     async def read_state(self, device: Device) -> tuple[DeviceState, bool]:
         key = self._key(device)
@@ -68,6 +72,8 @@ class VirtualAdapter(DeviceAdapter):
                 f"The {device.name} is not responding.",
                 {"device": device.id},
             )
+        if key in self._stalled:
+            await asyncio.Event().wait()  # a hung device: only the caller's timeout ends this
         if self.latency:
             await asyncio.sleep(self.latency)
         new = _apply(self._states[key], command)
@@ -84,6 +90,18 @@ class VirtualAdapter(DeviceAdapter):
         else:
             self._offline.add(key)
         await self._report(key)
+
+    def stall(self, home_id: str, device_id: str, stalled: bool = True) -> None:
+        """The device still looks online but stops answering commands (a hung bridge or a bad radio link)."""
+        if stalled:
+            self._stalled.add((home_id, device_id))
+        else:
+            self._stalled.discard((home_id, device_id))
+
+    def expose(self, device: Device) -> None:
+        """A new device appears on the simulated network (someone plugged it in); discovery finds it until it is
+        added to Hearth."""
+        self._unpaired[(device.home_id, device.id)] = device
 
     async def physical_change(self, home_id: str, device_id: str, **state: Any) -> None:
         """Someone flipped a switch or a sensor read something: the change arrives as a state update."""

@@ -109,6 +109,7 @@ class Config:
     channels: tuple[str, ...] = ("skills.webchat", "skills.voice", "skills.satellite")
     log_level: str = "INFO"
     virtual_latency_ms: float = 2.0
+    device_timeout_s: float = 5.0  # a device that takes longer to answer a command fails with device_timeout (504)
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
@@ -220,6 +221,8 @@ def validate(config: Config) -> Config:
         raise ConfigError("server.max_body_bytes must be at least 1024", key="server.max_body_bytes")
     if config.store.retention_days < 0:
         raise ConfigError("store.retention_days must be >= 0", key="store.retention_days")
+    if not 0 < config.device_timeout_s <= 300:
+        raise ConfigError("device_timeout_s must be more than 0 and at most 300", key="device_timeout_s")
     if config.voice.workers < 1:
         raise ConfigError("voice.workers must be at least 1", key="voice.workers")
     if not 1 <= config.voice.stt_nbest <= 8:

@@ -175,12 +175,20 @@ class Outcome:
 class DeviceControl:
     """The only way to change a device: through its adapter, recorded in the registry, the store and the bus."""
 
-    def __init__(self, registry: Registry, store: Store, bus: EventBus, adapters: dict[str, DeviceAdapter]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        store: Store,
+        bus: EventBus,
+        adapters: dict[str, DeviceAdapter],
+        timeout_s: float = COMMAND_TIMEOUT_S,
+    ) -> None:
         self.registry = registry
         self.store = store
         self.bus = bus
         self.adapters = adapters
         self._log = EventLog(store)  # names the users in live activity events, as the REST listing does
+        self.timeout_s = timeout_s  # how long a device may take to answer one command
 
     async def start(self) -> None:
         for adapter in self.adapters.values():
@@ -267,7 +275,7 @@ class DeviceControl:
             )
         before = entry.state
         try:
-            async with asyncio.timeout(COMMAND_TIMEOUT_S):
+            async with asyncio.timeout(self.timeout_s):
                 after = await self.adapter_for(device).command(device, command)
         except TimeoutError:
             raise DeviceError(
@@ -297,7 +305,7 @@ class DeviceControl:
             if entry is None:
                 continue
             try:
-                async with asyncio.timeout(COMMAND_TIMEOUT_S):
+                async with asyncio.timeout(self.timeout_s):
                     await self.adapter_for(entry.device).command(
                         entry.device, Command(CommandName.RESTORE, {"state": action.before.to_dict()})
                     )

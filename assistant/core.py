@@ -50,7 +50,7 @@ class Core:
         self.tasks = TaskManager()
         self.registry = Registry(store, nlu)
         self.events = EventLog(store)
-        self.control = DeviceControl(self.registry, store, self.bus, adapters)
+        self.control = DeviceControl(self.registry, store, self.bus, adapters, config.device_timeout_s)
         self.dialogue = DialogueManager(self)
         self.auth = Auth(store)
         # Services add their HTTP routes here: each callable gets the aiohttp application (and registers its paths

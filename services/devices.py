@@ -557,9 +557,11 @@ class DiscoverDevices(IntentHandler):
                 Reply("I looked, but I didn't find any new devices.", ReplyKind.ANSWER),
                 undoable=False,
             )
+        names = [f"the {d.name}" for d in new[:5]] + ([f"{len(new) - 5} more"] if len(new) > 5 else [])
+        found = f"a new device: {names[0]}" if len(new) == 1 else f"{len(new)} new devices: {join_names(names)}"
         return Done(
             Reply(
-                f"I found {len(new)} new devices: {join_names(d.name for d in new[:5])}.",
+                f"I found {found}.",
                 ReplyKind.ANSWER,
                 card={"found": [d.to_dict() for d in new]},
             ),
