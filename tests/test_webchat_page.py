@@ -395,3 +395,41 @@ async def test_option_buttons_name_the_devices_and_answer_their_question(live_se
     assert await choices.locator("button:disabled").count() == 3
     assert (await _state(live_server, "desk_lamp"))["on"] is False
     assert watch.errors == []
+
+
+async def test_server_asks_for_confirmation_the_page_did_not_expect(live_server: Any, chromium: Browser) -> None:
+    """The page's idea of the state is stale (its socket is down); the server answers 409 confirmation_required,
+    and the page asks the same question in its dialog, then resends with confirm: true."""
+    await _rest(live_server, "POST", "/devices/garage_door/command", {"name": "open", "confirm": True})
+
+    async def outage(ws: Any) -> None:  # the network drops the page's socket: no live events
+        await ws.close(code=1011, reason="outage")
+
+    watch = Watch()
+    context = await chromium.new_context(viewport=DESKTOP)
+    context.set_default_timeout(STEP_MS)
+    page = await context.new_page()
+    watch.attach(page)
+    await page.route_web_socket("**/api/v1/ws", outage)
+    async with asyncio.timeout(STEP_S):
+        await page.goto(f"{live_server.url}/#token={live_server.token}")
+        await page.wait_for_selector('[data-card="garage_door"] button[data-command="open"]:disabled')  # open
+    await _rest(live_server, "POST", "/devices/garage_door/command", {"name": "close"})  # the page does not hear
+
+    # To the page, 50 % is closing the door part way (no question); to the server it opens a closed door.
+    slider = page.locator("#ctl-garage_door-position")
+    async with asyncio.timeout(STEP_S):
+        await slider.focus()
+        for _ in range(10):
+            await page.keyboard.press("ArrowLeft")
+        await page.get_by_role("dialog", name="Are you sure?").wait_for()
+    assert "confirmation" in (await page.inner_text("#confirm-text")).lower()
+    async with asyncio.timeout(STEP_S):
+        await page.click("#confirm-ok")
+    await _until(lambda: _position_is(live_server, "garage_door", 50), "the garage door at 50 %")
+    sent = _commands(watch, "garage_door")
+    assert sent == [
+        {"name": "set_position", "params": {"position": 50}},
+        {"name": "set_position", "params": {"position": 50}, "confirm": True},
+    ]
+    assert all("409" in e for e in watch.errors), watch.errors  # only the browser's note of the refused request
