@@ -82,6 +82,16 @@ class _Users:
     count: int = 0
 
 
+def _flow_reading(nlu: NluResult) -> str | None:
+    """The best reading after the fallback when it is a conversation move (a fragment or a correction), said with
+    confidence: a bare "the floor lamp" is below the bar for acting on its own, and means something only in context."""
+    for score in nlu.intent_ranking:
+        if score.name == FALLBACK_INTENT:
+            continue
+        return score.name if score.name in {"inform", "correct"} and score.confidence >= REQUEST_CONFIDENCE else None
+    return None
+
+
 def _targets(nlu: NluResult) -> bool:
     """Whether the turn names a target (a device, a room, a kind of device or a scene)."""
     return any(e.entity in TARGET_ENTITIES for e in nlu.entities)
@@ -227,7 +237,7 @@ class DialogueManager:
                 return answered
             # not an answer to it: the question is dropped and the turn stands on its own; a correction of it
             # ("actually, the tv") redoes the request the question was about, on the corrected target
-            if nlu.intent.name == "correct" and pending.awaiting != "confirm":
+            if _flow_reading(nlu) == "correct" and pending.awaiting != "confirm":
                 conv.last_action = {"intent": pending.intent, "slots": pending.slots, "turn": None}
         parts = None if whole else await self._split(turn.text, home)
         if parts is not None:
@@ -274,7 +284,10 @@ class DialogueManager:
 
     async def _dispatch(self, turn: Turn, nlu: NluResult, home: Home, conv: ConversationState) -> Outcome:
         intent = nlu.intent.name
-        if intent == "inform" or (intent == FALLBACK_INTENT and _targets(nlu) and conv.last_action):
+        if intent == FALLBACK_INTENT and _targets(nlu):
+            # a bare name is below the NLU's bar for acting, but as a conversation move it is a fragment
+            intent = _flow_reading(nlu) or intent
+        if intent == "inform":
             return await self._follow_up(turn, nlu, home, conv)
         if intent == "correct" or (intent == "deny" and _targets(nlu) and conv.last_action):
             return await self._correct(turn, nlu, home, conv)
@@ -300,7 +313,7 @@ class DialogueManager:
         last = conv.last_action
         handler = self.handlers.get(last["intent"]) if last else None
         if last is None or handler is None or not (handler.follow_up or correction):
-            what = join_names(e.text for e in nlu.entities if e.entity in TARGET_ENTITIES)
+            what = join_names(f"the {e.text}" for e in nlu.entities if e.entity in TARGET_ENTITIES)
             speech = f"What should I do with {what}?" if what else NOT_UNDERSTOOD
             return Done(Reply(speech, ReplyKind.NOT_UNDERSTOOD), undoable=False)
         if correction:
