@@ -34,7 +34,7 @@ from assistant.nlu.rasa import MODEL_NAME, PIPELINE, RasaNluEngine, rasa_env, ra
 from assistant.nlu.result import NluResult  # noqa: E402
 from assistant.nlu.training_data import Example, load_training_data, parse_nlu_yaml  # noqa: E402
 from bench.bench_nlu import demo_things, percentiles  # noqa: E402
-from bench.eval_nlu import HELDOUT, NATURAL, folds_of, summary_row, write_training_yaml  # noqa: E402
+from bench.eval_nlu import HELDOUT, NATURAL, folds_of, summary_row, summary_table, write_training_yaml  # noqa: E402
 
 
 def free_port() -> int:
@@ -186,11 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `.venv/bin/python -m bench.bench_rasa --folds {args.folds}`; pipeline "
         f"`{args.pipeline.relative_to(ROOT) if args.pipeline.is_relative_to(ROOT) else args.pipeline}`.",
         "",
-        "| set | utterances | intent accuracy | entity P / R / F1 | destructive right | destructive predicted for "
-        "another request |",
-        "|---|---|---|---|---|---|",
-        summary_row("natural (tests/eval/natural.yml)", natural),
-        summary_row("held-out (tests/data/nlu_heldout.yml)", heldout),
+        *summary_table(natural, heldout),
     ]
     if kfold is not None:
         out.append(summary_row(f"{args.folds}-fold cross-validation on nlu_data", kfold))

@@ -160,6 +160,17 @@ def summary_row(name: str, s: Scores) -> str:
     )
 
 
+def summary_table(natural: Scores, heldout: Scores) -> list[str]:
+    """The markdown table's head and the rows of the two held-out sets (k-fold rows are appended by the caller)."""
+    return [
+        "| set | utterances | intent accuracy | entity P / R / F1 | destructive right | destructive predicted for "
+        "another request |",
+        "|---|---|---|---|---|---|",
+        summary_row("natural (tests/eval/natural.yml)", natural),
+        summary_row("held-out (tests/data/nlu_heldout.yml)", heldout),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT / "nlu_data")
@@ -186,11 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({report.metrics.get('samples')} samples, {report.metrics.get('features')} features) in "
         f"{train_seconds:.2f} s. Destructive intents: {', '.join(sorted(DESTRUCTIVE_INTENTS))}.",
         "",
-        "| set | utterances | intent accuracy | entity P / R / F1 | destructive right | destructive predicted for "
-        "another request |",
-        "|---|---|---|---|---|---|",
-        summary_row("natural (tests/eval/natural.yml)", natural),
-        summary_row("held-out (tests/data/nlu_heldout.yml)", heldout),
+        *summary_table(natural, heldout),
     ]
     if kfold is not None:
         out.append(summary_row(f"{args.folds}-fold cross-validation on nlu_data", kfold))

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,42 @@ def hearth(
 
 
 @contextlib.contextmanager
+def running(
+    cmd: list[str],
+    log_path: Path,
+    ready_url: str,
+    start_s: float,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    ready: Callable[[bytes], bool] = lambda body: True,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server as a subprocess (its output in `log_path`), yielded once GET `ready_url` answers 200 with a body that
+    `ready` accepts; RuntimeError with the log's tail if it exits or is not ready within `start_s`; stopped after."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + start_s
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(ready_url, timeout=2) as resp:
+                        if resp.status == 200 and ready(resp.read()):
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{cmd[0]} did not start: {log_path.read_text()[-4000:]}")
+                time.sleep(0.1)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=20)
+
+
+@contextlib.contextmanager
 def serve_subprocess(
     tmp_path: Path, stt: str = "none", tts: str = "none", start_s: float = 60, port: int | None = None
 ) -> Iterator[LiveServer]:
@@ -150,33 +186,10 @@ def serve_subprocess(
     token = result.stdout.strip().splitlines()[-1]
     port = port or free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HEARTH_VOICE__STT": stt, "HEARTH_VOICE__TTS": tts}
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "serve", "--db", str(db), "--port", str(port), "--quiet"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + start_s
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(url + "/api/v1/health", timeout=1) as resp:
-                        if resp.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"hearth serve did not start: {log_path.read_text()}")
-                time.sleep(0.1)
-            yield LiveServer(url, token, db, proc)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "assistant.cli", "serve", "--db", str(db), "--port", str(port), "--quiet"]
+    with running(cmd, tmp_path / "serve.log", url + "/api/v1/health", start_s, env=env) as proc:
+        yield LiveServer(url, token, db, proc)
 
 
 @pytest.fixture

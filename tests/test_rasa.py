@@ -7,8 +7,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from assistant.config import NluConfig
 from assistant.core import Core
 from assistant.nlu.rasa import MODEL_NAME, rasa_env, rasa_venv
 from assistant.nlu.training_data import load_training_data
-from tests.conftest import ROOT, TIMEOUT, Api, free_port, make_config, start_api
+from tests.conftest import ROOT, TIMEOUT, Api, free_port, make_config, running, start_api
 
 SMALL_PIPELINE = ROOT / "tests" / "data" / "rasa_small_pipeline.yml"  # the shipped pipeline, fewer epochs
 START_S = 300  # loading TensorFlow and the model takes 40-55 s on an idle machine; much more under load
@@ -62,33 +60,11 @@ def rasa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaServer
     model = model_dir / "rasa" / f"{MODEL_NAME}.tar.gz"
     assert model.exists(), trained.stdout
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [str(venv / "bin" / "rasa"), "run", "--enable-api", "-m", str(model), "-i", "127.0.0.1", "-p", str(port)]
     log_path = model_dir / "rasa-run.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(venv / "bin" / "rasa"), "run", "--enable-api", "-m", str(model), "-i", "127.0.0.1", "-p", str(port)],
-            cwd=model_dir, env=rasa_env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + START_S
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(url + "/status", timeout=2) as resp:
-                        if resp.status == 200 and b"model_file" in resp.read():
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"rasa run did not start: {log_path.read_text()[-3000:]}")
-                time.sleep(0.5)
-            yield RasaServer(url, model_dir, (model_dir / "rasa" / "train.log").read_text())
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=20)
+    with running(cmd, log_path, url + "/status", START_S, rasa_env(), model_dir, lambda body: b"model_file" in body):
+        yield RasaServer(url, model_dir, (model_dir / "rasa" / "train.log").read_text())
 
 
 @pytest.fixture
