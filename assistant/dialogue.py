@@ -473,8 +473,13 @@ class DialogueManager:
         if follow_up:
             turn = replace(turn, area=None)  # the new target is said; the default room does not narrow it
         outcome: Outcome
-        if not confirmed and nlu.intent.name == intent and turn.speech and turn.speech.doubt(intent) is not None:
-            # a doubtful spoken reading, or one whose opposite was heard too: say what was heard and ask
+        if (
+            not confirmed
+            and nlu.intent.name == intent
+            and (nlu.uncertain or (turn.speech and turn.speech.doubt(intent) is not None))
+        ):
+            # a doubtful spoken reading, or one whose opposite was heard too, or a state change the NLU is not sure
+            # of (near its threshold, or the runner-up close): say what was understood and ask
             outcome = Confirm(f"{_sentence(turn.text)}?")
         else:
             outcome = await handler.handle(IntentCall(turn, nlu, slots, home, conv, self.core, confirmed))

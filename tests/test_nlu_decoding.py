@@ -14,6 +14,7 @@ from assistant.nlu.engine import NamedThing, NameKind
 from assistant.nlu.evaluation import DESTRUCTIVE_INTENTS
 from assistant.nlu.gazetteer import Gazetteer
 from assistant.nlu.result import FALLBACK_INTENT, NluResult
+from tests.conftest import Api
 
 ROOT = Path(__file__).resolve().parent.parent
 D, A, S = NameKind.DEVICE, NameKind.AREA, NameKind.SCENE
@@ -147,10 +148,29 @@ def test_the_ranking_is_exposed_in_rasa_shape(engine: EmbeddedNluEngine, home: G
 
 
 def test_a_weak_guess_at_a_state_change_is_marked_uncertain(engine: EmbeddedNluEngine, home: Gazetteer) -> None:
-    # "the X" alone is no command: never a confident state change
-    for text in ("the front door", "the porch light", "the garage door"):
+    # "the X" alone is no command: never a confident state change (an answer or follow-up is `inform`)
+    for text in ("the front door", "the porch light", "the garage door", "desk lamp please"):
         result = parse(engine, home, text)
-        assert result.intent.name == FALLBACK_INTENT or result.uncertain or result.intent.name == "query_state", (
+        changes_state = result.intent.name in {"turn_on", "turn_off", "lock", "open_cover", "close_cover"}
+        assert result.intent.name not in DESTRUCTIVE_INTENTS and (result.uncertain or not changes_state), (
             text,
             result.to_dict(),
         )
+
+
+async def test_an_uncertain_state_change_is_asked_before_it_is_done(api: Api) -> None:
+    out = await api.say("desk lamp please")
+    assert out["nlu"].get("uncertain") is True, out["nlu"]
+    assert out["reply"]["kind"] == "confirm", out["reply"]
+    status, body = await api.call("GET", "/api/v1/devices/desk_lamp")
+    assert status == 200 and body["state"]["on"] is False  # nothing done on a guess
+    out = await api.say("yes")
+    assert out["reply"]["kind"] == "done", out["reply"]
+    status, body = await api.call("GET", "/api/v1/devices/desk_lamp")
+    assert body["state"]["on"] is True
+
+
+async def test_a_clear_command_is_done_at_once(api: Api) -> None:
+    out = await api.say("could you switch on the desk lamp please")
+    assert "uncertain" not in out["nlu"]
+    assert out["reply"]["kind"] == "done", out["reply"]

@@ -67,8 +67,8 @@ class Calibration:
     destructive_threshold: float = 0.5  # delete_data, cancel_subscription, delete_automation, unlock
     destructive_margin: float = 0.2  # ... and this far ahead of the runner-up
     destructive_unknown_words: int = 0  # ... with at most this many words training never saw
-    confirm_below: float = 0.55  # a state change below this confidence is asked about, not done
-    confirm_margin: float = 0.15  # ... or when the runner-up is this close
+    confirm_below: float = 0.45  # a state change below this confidence is asked about, not done
+    confirm_margin: float = 0.1  # ... or when the runner-up is this close
 
     def threshold_for(self, intent: str) -> float:
         if intent in DESTRUCTIVE:

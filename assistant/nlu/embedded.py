@@ -261,9 +261,9 @@ class EmbeddedNluEngine(NluEngine):
         home_named = any(e.entity in ("device", "area") for e in named)
         unknown = 0 if home_named else self._unknown_words(tokens, spans, rt)
         intent, uncertain = self._calibrate(ranking, unknown)
-        if intent.name != FALLBACK_INTENT and _only_names(delexicalised):
-            # "the front door": a name alone says nothing about what to do with it
-            intent, uncertain = IntentScore(FALLBACK_INTENT, self.calibration.threshold_for(top.name)), False
+        if intent.name in STATE_CHANGING and _only_names(delexicalised):
+            # "the front door", "desk lamp please": a name alone does not say what to do with it; ask first
+            uncertain = True
         if intent.name in NO_TARGET_INTENTS:
             # "what is a lock screen": the words name no device of this home when the request is about none
             entities = [e for e in entities if e.entity not in _NAMED_ENTITIES]
