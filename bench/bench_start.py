@@ -53,7 +53,8 @@ def one_round(repo: Path, env: dict[str, str], workdir: Path) -> dict[str, float
     try:
         while not healthy(url):
             if proc.poll() is not None or time.monotonic() - began > LIMIT_S:
-                raise RuntimeError(f"serve did not start; see {workdir / 'serve.log'}")
+                log.flush()
+                raise RuntimeError("serve did not start:\n" + (workdir / "serve.log").read_text()[-3000:])
             time.sleep(POLL_S)
         started = time.monotonic() - began
         stop_began = time.monotonic()
