@@ -188,6 +188,7 @@ async def test_unlock_and_garage_door_ask_first_in_an_accessible_dialog(
         await page.click("#confirm-ok")
         await page.wait_for_selector('[data-card="front_door"] button[data-command="lock"]:not(:disabled)')
     assert _commands(watch, "front_door") == [{"name": "unlock", "params": {}, "confirm": True}]
+    assert await page.evaluate("document.activeElement.dataset.command") == "lock"  # the keyboard stays on the lock
     assert (await _state(live_server, "front_door"))["locked"] is False
     async with asyncio.timeout(STEP_S):  # locking is safe: no question
         await page.click('[data-card="front_door"] button[data-command="lock"]')

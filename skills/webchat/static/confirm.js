@@ -30,7 +30,11 @@
     ok.textContent = confirmLabel;
     return new Promise((resolve) => {
       settle = (answer) => {
-        if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+        // The dashboard may have redrawn meanwhile: find the same control again by its focus key.
+        const key = opener && opener.dataset ? opener.dataset.focusKey : undefined;
+        const target = opener && opener.isConnected ? opener
+          : key ? document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`) : null;
+        if (target && typeof target.focus === 'function') target.focus();
         resolve(answer);
       };
       dialog.showModal();

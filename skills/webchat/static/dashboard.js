@@ -168,8 +168,12 @@
     controls.replaceChildren(...makeControls(d, available));
     controls.hidden = !controls.childElementCount;
     if (hadFocus) {
+      // Keep the keyboard where it was; a button that is now disabled (Unlock once unlocked) hands over to its
+      // neighbour (Lock), so the focus never falls back to the top of the page.
       const again = controls.querySelector(`[data-focus-key="${CSS.escape(hadFocus)}"]`);
-      if (again) again.focus();
+      const usable = again && !again.disabled ? again
+        : again && again.parentElement.querySelector('button:not(:disabled), input:not(:disabled)');
+      if (usable) usable.focus();
     }
   }
 
