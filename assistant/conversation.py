@@ -27,6 +27,9 @@ class Pending:
     created_at: float = field(default_factory=time.time)
     # The question's id: a reply that expects an answer carries it, and a button sends it back as "reply_to".
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    # Further confirmations asked in the same question (two risky parts of one compound request): one "yes" runs
+    # them all, in order; each is {"intent": str, "slots": {...}}.
+    then: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Pending:
@@ -38,6 +41,7 @@ class Pending:
             options=list(data.get("options") or []),
             created_at=float(data.get("created_at", time.time())),
             id=str(data.get("id") or uuid.uuid4().hex[:12]),
+            then=[dict(t) for t in data.get("then") or []],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,6 +53,7 @@ class Pending:
             "options": self.options,
             "created_at": self.created_at,
             "id": self.id,
+            "then": self.then,
         }
 
 

@@ -82,6 +82,10 @@ class _Users:
     count: int = 0
 
 
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def _flow_reading(nlu: NluResult) -> str | None:
     """The best reading after the fallback when it is a conversation move (a fragment or a correction), said with
     confidence: a bare "the floor lamp" is below the bar for acting on its own, and means something only in context."""
@@ -254,6 +258,8 @@ class DialogueManager:
         if pending.awaiting == "confirm":
             if intent == "affirm" and pending.intent == "undo":
                 return await self._undo(home, conv, confirmed=True)
+            if intent == "affirm" and pending.then:
+                return await self._run_all_confirmed(pending, turn, nlu, home, conv)
             if intent == "affirm":
                 return await self._run(pending.intent, pending.slots, turn, nlu, home, conv, confirmed=True)
             if intent in {"deny", "cancel"}:
@@ -416,8 +422,19 @@ class DialogueManager:
             outcome = await self._run(part.intent.name, None, sub, part, home, conv)
             intents.append(part.intent.name)
             if isinstance(outcome, Ask | Confirm):
+                asked = conv.pending
                 if question is None:
-                    question, question_pending = outcome, conv.pending
+                    question, question_pending = outcome, asked
+                elif (
+                    isinstance(question, Confirm)
+                    and isinstance(outcome, Confirm)
+                    and question_pending is not None
+                    and asked is not None
+                ):
+                    # two risky parts: one question for both, and one "yes" runs both
+                    question_pending.then.append({"intent": asked.intent, "slots": asked.slots})
+                    question = Confirm(f"{question.question} And {_lower_first(outcome.question)}")
+                    question_pending.question = question.question
                 else:
                     speech.append(f"I didn't do this part yet: {part.text}.")
                 conv.pending = question_pending
@@ -439,6 +456,29 @@ class DialogueManager:
         kind = ReplyKind.ERROR if errors and not actions and not changes else ReplyKind.DONE
         reply = Reply(" ".join(speech), kind, actions=actions, intent=intents[0])
         return Done(reply, ops=ops, changes=changes, context_devices=list(dict.fromkeys(context)) or None)
+
+    async def _run_all_confirmed(
+        self, pending: Pending, turn: Turn, nlu: NluResult, home: Home, conv: ConversationState
+    ) -> Outcome:
+        """ "Yes" to one question about several risky parts: run each, confirmed; one reply, one undo step."""
+        done: list[Done] = []
+        for item in [{"intent": pending.intent, "slots": pending.slots}, *pending.then]:
+            outcome = await self._run(str(item["intent"]), dict(item["slots"]), turn, nlu, home, conv, confirmed=True)
+            if isinstance(outcome, Done):
+                done.append(outcome)
+        conv.pending = None
+        if not done:
+            return Done(Reply("Sorry, I couldn't do that.", ReplyKind.ERROR), undoable=False)
+        first = done[0]
+        for extra in done[1:]:
+            first.reply.speech = f"{first.reply.speech} {extra.reply.speech}"
+            first.reply.actions += extra.reply.actions
+            first.ops += extra.ops
+            first.changes += extra.changes
+        if any(d.reply.actions for d in done):
+            first.reply.kind = ReplyKind.DONE
+        first.context_devices = None
+        return first
 
     # -- running a handler --------------------------------------------------------------------------------------
     async def _run(
