@@ -47,6 +47,7 @@ INTENT_CAPABILITY: dict[str, str] = {
 KIND_MISMATCH = 0.02  # the named device cannot do this at all
 CAPABILITY_MISSING = 0.6  # the right kind of device, without the feature (the handler explains)
 AREA_MISMATCH = 0.3  # nothing in the named room can do it (weaker evidence: the room may be loosely named)
+SCENE_ONLY = 0.2  # a device intent when only a scene is named
 UNEXPLAINED = 0.25  # the share of the mass of ill-fitting readings that stays unexplained (see rescore)
 
 DESTRUCTIVE = frozenset({"delete_data", "cancel_subscription", "delete_automation", "unlock"})
@@ -91,6 +92,7 @@ def targets(entities: Iterable[Entity], vocabulary: Gazetteer) -> list[list[Targ
     """For each device-like mention, the readings it allows (one per candidate device)."""
     out: list[list[Target]] = []
     areas: list[str] = []
+    scenes = 0
     for e in entities:
         if e.entity == "device":
             readings: list[Target] = []
@@ -105,6 +107,11 @@ def targets(entities: Iterable[Entity], vocabulary: Gazetteer) -> list[list[Targ
             out.append([Target(frozenset({str(e.value)}), None, KIND_MISMATCH)])
         elif e.entity == "area":
             areas.append(str(e.value))
+        elif e.entity == "scene":
+            scenes += 1
+    if not out and not areas and scenes:
+        # "put on the bedtime scene": a scene is no device, so a device intent does not fit it
+        out.append([Target(frozenset({"scene"}), None, SCENE_ONLY)])
     if not out and len(areas) == 1:
         kinds = vocabulary.kinds_in_area(areas[0])
         if kinds:

@@ -39,9 +39,9 @@ from assistant.nlu.featurize import (
     Span,
     delexicalise,
 )
-from assistant.nlu.gazetteer import Gazetteer
+from assistant.nlu.gazetteer import STRONG_CLASS_WORDS, Gazetteer
 from assistant.nlu.result import FALLBACK_INTENT, Entity, IntentScore, NluResult
-from assistant.nlu.text import ARTICLES, Token, normalise, tokenize
+from assistant.nlu.text import ARTICLES, Token, normalise, singular, tokenize
 from assistant.nlu.training_data import Example, TrainingData, data_files, data_hash, load_training_data
 from assistant.nlu.values import TIERS, Mention, ValueRules, find_new_name, resolve
 
@@ -67,6 +67,19 @@ MODEL_SUBDIR = "embedded"
 MAX_ANALYSED_CHARS = 5000  # the caller limits text; past this we only look at the start
 RANKING_LENGTH = 10
 DEFAULT_C = 100.0  # inverse regularisation strength, chosen by 5-fold cross-validation on nlu_data
+# Head nouns of device names in the training data that say what kind of device it is (training only: at run time
+# the registry knows every device's kind).
+HEAD_KINDS: dict[str, str] = {
+    "light": "light", "lamp": "light", "bulb": "light", "chandelier": "light", "nightlight": "light",
+    "spotlight": "light", "floodlight": "light", "strip": "light", "lights": "light",
+    "thermostat": "climate", "heater": "climate", "radiator": "climate", "heat pump": "climate",
+    "ac": "climate", "air conditioner": "climate", "mini split": "climate",
+    "fan": "fan", "lock": "lock", "deadbolt": "lock", "door lock": "lock", "front door": "lock",
+    "back door": "lock", "side door": "lock", "blinds": "cover", "blind": "cover", "shades": "cover",
+    "shade": "cover", "curtains": "cover", "curtain": "cover", "shutters": "cover", "garage door": "cover",
+    "gate": "cover", "skylight": "cover", "plug": "switch", "socket": "switch", "outlet": "switch",
+    "sensor": "sensor", "motion sensor": "sensor",
+}  # fmt: skip
 NO_TARGET_INTENTS = frozenset({"out_of_scope"})  # nlu_fallback keeps its entities, as in Rasa
 _NAMED_ENTITIES = frozenset({"device", "device_class", "area", "scene"})
 _FILLER = frozenset({"please", "pls", "plz", "hey", "hearth", "can", "you", "could", "would"})
@@ -239,7 +252,8 @@ class EmbeddedNluEngine(NluEngine):
         gazetteer = vocabulary if isinstance(vocabulary, Gazetteer) else _as_gazetteer(vocabulary, rt)
         named, mentions = choose(gazetteer.match_tokens(analysed, tokens), rt.rules.mentions(analysed, tokens))
         named = _drop_repeats(named)
-        spans = [_entity_span(e) for e in named] + [s for s in map(_mention_span, mentions) if s is not None]
+        spans = [_entity_span(e, _live_kind(e, gazetteer)) for e in named]
+        spans += [s for s in map(_mention_span, mentions) if s is not None]
         delexicalised = delexicalise(tokens, spans)
         ranked = rt.classifier.ranking(delexicalised, RANKING_LENGTH)
         # the intent and its target together: rescale each reading by what the named devices can do
@@ -338,8 +352,22 @@ def choose(named: list[Entity], mentions: list[Mention]) -> tuple[list[Entity], 
     return keep_named, keep_mentions
 
 
-def _entity_span(e: Entity) -> Span:
-    return Span(e.start, e.end, (ENTITY_PLACEHOLDERS.get(e.entity, "__device__"),), e.entity in KEEP_RAW)
+def _entity_span(e: Entity, kind: str | None = None) -> Span:
+    extra = f"kind={kind}" if kind else None
+    return Span(e.start, e.end, (ENTITY_PLACEHOLDERS.get(e.entity, "__device__"),), e.entity in KEEP_RAW, extra)
+
+
+def _live_kind(e: Entity, vocabulary: Gazetteer) -> str | None:
+    """The device kind a mention stands for in the home: a class word's value, or the kind its devices share."""
+    if e.entity == "device_class":
+        return str(e.value)
+    if e.entity != "device":
+        return None
+    kinds = set()
+    for device_id in e.candidates or [str(e.value)]:
+        thing = vocabulary.get(NameKind.DEVICE, device_id)
+        kinds.add(thing.device_class if thing is not None else None)
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def _mention_span(m: Mention) -> Span | None:
@@ -395,6 +423,11 @@ class TrainingPrep:
         )
         self.tier_words = {text: value for text, value in data.synonyms.items() if value in TIERS}
         self.rules = ValueRules(self.colors, self.tier_words)
+        self.kinds = kinds
+        self.head_kinds: dict[str, str] = {w: str(k) for w, k in STRONG_CLASS_WORDS.items()}
+        self.head_kinds.update(HEAD_KINDS)
+        for word, kind in self.class_words.items():
+            self.head_kinds.setdefault(word, kind)
         self.common_words = self._carrier_words(data.examples)
         self.gazetteer = Gazetteer(class_words=self.class_words, common_words=self.common_words)
         for thing in self._things():
@@ -413,6 +446,23 @@ class TrainingPrep:
                 key = normalise(text)
                 if key:
                     yield NamedThing(kind, f"{kind}:{key}", (text,))
+
+    def kind_of(self, e: Entity) -> str | None:
+        """The device kind of a training mention: a class word's value, or what its head noun names ("porch
+        lamp" is a light, "space heater" a climate device); None when the name does not tell ("coffee maker")."""
+        if e.entity == "device_class":
+            value = self.data.synonyms.get(str(e.value).lower(), str(e.value))
+            return value if value in self.kinds else None
+        if e.entity != "device":
+            return None
+        words = [t.text for t in tokenize(str(e.text)) if t.text not in ARTICLES]
+        for size in (2, 1):
+            if len(words) >= size:
+                phrase = " ".join(words[-size:])
+                kind = self.head_kinds.get(phrase) or self.head_kinds.get(singular(phrase))
+                if kind is not None:
+                    return kind
+        return None
 
     @staticmethod
     def _carrier_words(examples: list[Example]) -> set[str]:
@@ -435,7 +485,9 @@ class TrainingPrep:
             if all(e.end <= a.start or e.start >= a.end for a in annotated)
         ]
         named, mentions = choose(annotated + found, self.rules.mentions(ex.text, tokens))
-        spans = [_entity_span(e) for e in named] + [s for s in map(_mention_span, mentions) if s is not None]
+        spans = [_entity_span(e, self.kind_of(e)) for e in named] + [
+            s for s in map(_mention_span, mentions) if s is not None
+        ]
         out = [delexicalise(tokens, spans)]
         trimmed: list[Token] = [t for t in tokens if t.text not in ARTICLES and t.text not in _FILLER]
         if trimmed and len(trimmed) != len(tokens):

@@ -2,7 +2,9 @@
 
 Entity spans are replaced by placeholders (__device__, __area__, __scene__, __number__, __color__, __time__,
 __duration__, __tier__), so an unseen device name reads exactly like a known one. Scene names keep their words as
-extra features too ("good morning" is a greeting as often as a scene).
+extra features too ("good morning" is a greeting as often as a scene). A device span also adds its kind when known
+("kind=light"): the words "set the __device__ to __number__" mean a brightness for a light and a temperature for a
+thermostat, and the classifier learns that from the kind feature.
 
 Features are strings: "w:" word unigrams, "b:" word bigrams (with sentence boundaries), "x:" extra words and
 "c:" char_wb 2-4 grams of the non-placeholder words. Word-side and char-side features are each scaled to unit length,
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 
 from assistant.nlu.text import Token
 
-FEATURIZER_VERSION = 3
+FEATURIZER_VERSION = 4
 CHAR_NGRAMS = (2, 3, 4)
 ENTITY_PLACEHOLDERS: dict[str, str] = {
     "device": "__device__",
@@ -35,6 +37,7 @@ class Span:
     end: int
     placeholder: tuple[str, ...]
     keep_raw: bool = False
+    extra: str | None = None  # an extra feature for the span, e.g. "kind=light" for a device that is a light
 
 
 @dataclass(slots=True)
@@ -60,6 +63,8 @@ def delexicalise(tokens: list[Token], spans: Iterable[Span]) -> Delexicalised:
             span = ordered[k]
             if emitted != k:
                 words.extend(span.placeholder)
+                if span.extra is not None:
+                    extras.append(span.extra)
                 emitted = k
             if span.keep_raw:
                 extras.append(tok.text)
