@@ -45,11 +45,11 @@ class AliasReader(UtteranceReader):
         if first is None or first.group(0) not in _STARTS:
             return None
         said = " ".join(_WORDS.findall(lowered))
+        matches = [(shape, found) for shape in _SHAPES if (found := shape.match(said)) is not None]
+        if not matches:
+            return None  # "stop the coffee maker": not a name being taken away (and the home is never scanned)
         known = _aliases_of(home)
-        for shape in _SHAPES:
-            found = shape.match(said)
-            if found is None:
-                continue
+        for shape, found in matches:
             words = found.group(0).split()
             # the longest ending of the sentence that is an alias ("stop calling the tv the telly")
             for k in range(len(words)):

@@ -41,7 +41,7 @@ def what_is_on(call: IntentCall) -> Done:
     pool = scoped(call, Capability.ON_OFF)
     cls = spoken_class(call)
     if cls is not None:
-        pool = of_class(pool, *cls)
+        pool = of_class([d for d in pool if d.kind == cls[0]], pool, *cls)
     on = [d for d in pool if home.entry(d.id).state.on]
     where = _where(call)
     if not on:

@@ -5,6 +5,7 @@ A name nobody in the home has ("the sauna") is said back plainly instead of gues
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ EVERYTHING = ({"everything"}, {"all", "devices"}, {"every", "device"}, {"anythin
 MAX_LISTED = 5
 MAX_SUGGESTED = 3
 SUGGEST_LIMIT = 5000  # homes with more names than this get no "closest names" (it would cost too much)
+NAME_SCAN_LIMIT = 5000  # a class word is looked for in device names across the whole home only up to this size
 KIND_NOUN = {
     DeviceKind.LIGHT: "light", DeviceKind.SWITCH: "switch", DeviceKind.CLIMATE: "thermostat",
     DeviceKind.LOCK: "lock", DeviceKind.COVER: "cover", DeviceKind.FAN: "fan", DeviceKind.SENSOR: "sensor",
@@ -115,27 +117,42 @@ def _fits(dev: Device, capability: Capability | None, kinds: Collection[DeviceKi
     return (capability is None or capability in dev.capabilities) and (kinds is None or dev.kind in kinds)
 
 
-def _name_words(dev: Device) -> set[str]:
-    out: set[str] = set()
-    for name in (dev.name, *dev.aliases):
-        out.update(WORD.findall(name.lower()))
-    return out
+@functools.lru_cache(maxsize=65536)
+def _words_of_names(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(w for name in names for w in WORD.findall(name.lower()))
 
 
-def of_class(devices: Iterable[Device], kind: DeviceKind, spoken: str | None) -> list[Device]:
+def _name_words(dev: Device) -> frozenset[str]:
+    return _words_of_names((dev.name, *dev.aliases))
+
+
+def pools(home: Home, area: str | None, floor: str | None, kind: DeviceKind) -> tuple[list[Device], list[Device]]:
+    """(the devices of `kind` in scope, the devices in scope whose names are worth reading for the class word).
+
+    Both come from the registry's indexes; the names of a whole large home are not read (its kind index is)."""
+    if area:
+        return home.find(area=area, kind=kind), home.find(area=area)
+    if floor:
+        rooms = [a.id for a in home.areas.values() if a.floor == floor]
+        in_rooms = [d for room in rooms for d in home.find(area=room)]
+        return [d for d in in_rooms if d.kind == kind], in_rooms
+    return home.find(kind=kind), (home.find() if len(home.devices) <= NAME_SCAN_LIMIT else [])
+
+
+def of_class(
+    kind_pool: list[Device], name_pool: Iterable[Device], kind: DeviceKind, spoken: str | None
+) -> list[Device]:
     """The devices a class word means: of its kind or named with it ("the fan" is the ceiling fan and the bathroom
     fan switch, never the ceiling light); a specific word ("blinds") keeps only what is named so, when anything is."""
     said = _BY_WORD.get(spoken or "")
     words = said if said is not None and said.kind == kind else _GENERIC.get(kind)
-    pool = list(devices)
     if words is None:
-        return [d for d in pool if d.kind == kind]
-    named = [d for d in pool if _name_words(d) & words.words]
+        return list(kind_pool)
+    others = [d for d in name_pool if d.kind != kind and _name_words(d) & words.words]
     if not words.generic:
-        same_kind = [d for d in named if d.kind == kind]
-        return same_kind or named or [d for d in pool if d.kind == kind]
-    named_ids = {d.id for d in named}
-    return [d for d in pool if d.kind == kind or d.id in named_ids]
+        named = [d for d in kind_pool if _name_words(d) & words.words]
+        return named or others or list(kind_pool)
+    return [*kind_pool, *others]
 
 
 def spoken_class(call: IntentCall) -> tuple[DeviceKind, str | None] | None:
@@ -266,12 +283,11 @@ def resolve(
     # 3. a class of device ("the lights", "the fan in the bedroom"), in a room, on a floor or everywhere
     if cls is not None:
         kind, spoken = cls
-        pool = home.find(area=area) if area else home.find()
-        found = [d for d in of_class(in_scope(pool), kind, spoken) if _fits(d, capability, None)]
+        found = [d for d in of_class(*pools(home, area, floor, kind), kind, spoken) if _fits(d, capability, None)]
         if scoped and not found:
             return []
         if not found and area:  # nothing of that class in the satellite's room: look everywhere
-            found = [d for d in of_class(home.find(), kind, spoken) if _fits(d, capability, None)]
+            found = [d for d in of_class(*pools(home, None, None, kind), kind, spoken) if _fits(d, capability, None)]
             area = None
         if area or scoped or everywhere or len(found) <= 1 or says_all(call):
             return found
