@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from assistant import instance
 from assistant.config import Config, load_config
@@ -336,13 +336,20 @@ def cmd_token(args: argparse.Namespace) -> int:
     return asyncio.run(_with_core(config, work))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake as one line (and where to read more) instead of the whole usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"hearth: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hearth", description="Hearth: a local voice-first smart-home assistant")
-    common = argparse.ArgumentParser(add_help=False)
+    parser = _Parser(prog="hearth", description="Hearth: a local voice-first smart-home assistant")
+    common = _Parser(add_help=False)
     common.add_argument("--config", help="TOML config file (default: $HEARTH_CONFIG)")
     common.add_argument("--db", help="SQLite database path (default: hearth.db)")
     # Commands that go through a running server when there is one (see assistant.instance.locate).
-    client = argparse.ArgumentParser(add_help=False)
+    client = _Parser(add_help=False)
     client.add_argument("--server", metavar="URL", help="the running server to use (default: the one that owns --db)")
     client.add_argument("--token", help="bearer token for --server (default: $HEARTH_TOKEN, or the server's CLI token)")
     client.add_argument(

@@ -152,6 +152,9 @@ def test_every_error_is_one_line(tmp_path: Path) -> None:
     assert "cannot reach the server at http://127.0.0.1:" in line
     assert hearth("devices", db=tmp_path / "a.db").returncode == 0
     assert "home" in _one_error_line(hearth("token", "create", "--user", "x", "--home", "nope", db=tmp_path / "a.db"))
+    usage = hearth("say", db=tmp_path / "c.db")  # no text: a usage mistake is one line too, not the whole usage
+    assert _one_error_line(usage) == "hearth: the following arguments are required: text (see `hearth say --help`)"
+    assert usage.returncode == 2
     bad_config = tmp_path / "bad.toml"
     bad_config.write_text("[server]\nport = 'many'\n")
     assert "server.port" in _one_error_line(hearth("devices", "--config", str(bad_config), db=tmp_path / "b.db"))
