@@ -46,8 +46,10 @@ FLOW_INTENTS = OWN_INTENTS | {"inform", "correct"}
 # A turn whose intent is some service's, at least this sure, is a request of its own: it replaces an open question
 # it does not answer, and it is one part of a compound request.
 REQUEST_CONFIDENCE = 0.5
+NEXT_MOVE_CONFIDENCE = 0.15  # enough for a second reading when the first (yes/no) cannot apply at all
 TARGET_ENTITIES = {"device", "area", "device_class", "scene"}
 TARGET_SLOTS = ("device", "device_options", "device_mention", "area", "device_class", "scene")
+DEVICE_DROPS = ("device", "device_options", "device_mention", "device_class", "scene")  # a destination room stays
 AREA_DROPS = ("device", "device_options", "device_mention", "area")  # a new room keeps the kind ("lights")
 SPLIT = re.compile(r"\s*(?:,\s*(?:and\s+|then\s+)?|\band then\b|\band\b|\bthen\b)\s*", re.IGNORECASE)
 CONNECTIVES = {"and", "then", "also", "and then"}
@@ -93,6 +95,15 @@ def _flow_reading(nlu: NluResult) -> str | None:
         if score.name == FALLBACK_INTENT:
             continue
         return score.name if score.name in {"inform", "correct"} and score.confidence >= REQUEST_CONFIDENCE else None
+    return None
+
+
+def _next_move(nlu: NluResult) -> str | None:
+    """The best reading other than yes/no when it is one the conversation can act on now (undo, cancel)."""
+    for score in nlu.intent_ranking:
+        if score.name in {"affirm", "deny", FALLBACK_INTENT}:
+            continue
+        return score.name if score.name in {"undo", "cancel"} and score.confidence >= NEXT_MOVE_CONFIDENCE else None
     return None
 
 
@@ -242,7 +253,7 @@ class DialogueManager:
             # not an answer to it: the question is dropped and the turn stands on its own; a correction of it
             # ("actually, the tv") redoes the request the question was about, on the corrected target
             if _flow_reading(nlu) == "correct" and pending.awaiting != "confirm":
-                conv.last_action = {"intent": pending.intent, "slots": pending.slots, "turn": None}
+                conv.last_action = {"intent": pending.intent, "slots": pending.slots, "turn": None, "text": None}
         parts = None if whole else await self._split(turn.text, home)
         if parts is not None:
             return await self._compound(parts, turn, home, conv)
@@ -293,6 +304,9 @@ class DialogueManager:
         if intent == FALLBACK_INTENT and _targets(nlu):
             # a bare name is below the NLU's bar for acting, but as a conversation move it is a fragment
             intent = _flow_reading(nlu) or intent
+        elif intent in {"affirm", "deny"} and not _targets(nlu):
+            # nothing waits for a yes or no: "no wait, undo that" means the next reading, if it is a conversation move
+            intent = _next_move(nlu) or intent
         if intent == "inform":
             return await self._follow_up(turn, nlu, home, conv)
         if intent == "correct" or (intent == "deny" and _targets(nlu) and conv.last_action):
@@ -311,6 +325,13 @@ class DialogueManager:
         return await self._run(intent, None, turn, nlu, home, conv)
 
     # -- follow-ups and corrections -----------------------------------------------------------------------------
+    @staticmethod
+    def _replay(turn: Turn, conv: ConversationState) -> Turn:
+        """The turn as the handler sees it when the last request runs again: with that request's words, so that
+        its cues ("brighter", "all") hold for the new target; the new target itself comes in the slots."""
+        text = (conv.last_action or {}).get("text")
+        return replace(turn, text=str(text)) if text else turn
+
     def _retarget(
         self, nlu: NluResult, home: Home, conv: ConversationState, correction: bool
     ) -> tuple[str, dict[str, Any]] | Done:
@@ -336,7 +357,10 @@ class DialogueManager:
         if not any(k in new for k in TARGET_SLOTS):
             return Done(Reply(NOT_UNDERSTOOD, ReplyKind.NOT_UNDERSTOOD), undoable=False)
         slots = dict(last["slots"])
-        dropped = TARGET_SLOTS if {"device", "device_options", "device_class"} & new.keys() else AREA_DROPS
+        if {"device", "device_options", "device_class"} & new.keys():
+            dropped: tuple[str, ...] = TARGET_SLOTS if handler.area_is_target else DEVICE_DROPS
+        else:
+            dropped = AREA_DROPS if handler.area_is_target else ("area",)
         for key in dropped:
             slots.pop(key, None)
         slots.update(new)
@@ -348,7 +372,7 @@ class DialogueManager:
         if isinstance(found, Done):
             return found
         intent, slots = found
-        return await self._run(intent, slots, turn, nlu, home, conv, follow_up=True)
+        return await self._run(intent, slots, self._replay(turn, conv), nlu, home, conv, follow_up=True)
 
     async def _correct(self, turn: Turn, nlu: NluResult, home: Home, conv: ConversationState) -> Outcome:
         """ "no, I meant the coffee maker": put back what the last request did, then do it to the right target;
@@ -365,7 +389,7 @@ class DialogueManager:
         if conv.history and conv.history[-1].get("turn") == last_turn:
             prior = [conv.history.pop()]
             reverted = await revert(self.core, home, prior[0])
-        outcome = await self._run(intent, slots, turn, nlu, home, conv, follow_up=True)
+        outcome = await self._run(intent, slots, self._replay(turn, conv), nlu, home, conv, follow_up=True)
         if reverted is None:
             return outcome
         if not isinstance(outcome, Done):
@@ -535,7 +559,7 @@ class DialogueManager:
             if outcome.reply.intent is None:
                 outcome.reply.intent = intent
             if handler.slots and outcome.reply.kind in {ReplyKind.DONE, ReplyKind.ANSWER}:
-                conv.last_action = {"intent": intent, "slots": slots, "turn": conv.turns}
+                conv.last_action = {"intent": intent, "slots": slots, "turn": conv.turns, "text": turn.text}
         return outcome
 
     def _fill(self, pending: Pending, turn: Turn, nlu: NluResult, home: Home) -> dict[str, Any] | None:

@@ -111,6 +111,9 @@ class IntentHandler(ABC):
     # A bare new target after this intent ("the bedroom as well") repeats it there. False for intents whose target
     # is not where the action happens (moving or renaming a device): a fragment never moves or renames anything.
     follow_up: ClassVar[bool] = True
+    # Whether the area slot narrows the target ("the lights in the kitchen"); False when it is a destination (moving a
+    # device): then a correction naming a room changes only the room, and the device stays.
+    area_is_target: ClassVar[bool] = True
 
     @abstractmethod
     async def handle(self, call: IntentCall) -> Outcome:

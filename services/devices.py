@@ -492,6 +492,7 @@ def keep_old_name(old: str, aliases: tuple[str, ...], new: str) -> tuple[str, ..
 class AssignArea(IntentHandler):
     intent = "assign_area"
     follow_up = False
+    area_is_target = False
     slots = TARGET_SLOTS
 
     async def handle(self, call: IntentCall) -> Outcome:
