@@ -31,6 +31,9 @@ UP_WORDS = frozenset({"up", "more", "higher", "increase", "raise", "brighter", "
                       "hotter", "open", "louder", "boost", "bump", "crank"})  # fmt: skip
 DOWN_WORDS = frozenset({"down", "less", "lower", "decrease", "reduce", "dimmer", "dim", "darker", "cooler", "colder",
                         "close", "shut", "quieter"})  # fmt: skip
+# Levels no device here has: "turn the volume up" must not brighten the lamp that was just talked about.
+NOT_LEVELS = {"volume": "the volume", "sound": "the sound", "music": "the music", "speed": "the speed",
+              "channel": "the channel", "bass": "the bass"}  # fmt: skip
 AGAIN_WORDS = frozenset({"more", "less", "again", "further", "even"})
 
 
@@ -290,6 +293,14 @@ class Adjust(IntentHandler):
     )
 
     async def handle(self, call: IntentCall) -> Outcome:
+        said = words(call)
+        other = next((NOT_LEVELS[w] for w in sorted(said & NOT_LEVELS.keys())), None)
+        if other is not None and not call.slots.get("device"):
+            return Done(
+                Reply(f"I can't change {other}; I look after lights, heating and blinds.", ReplyKind.ERROR,
+                      error_code=str(ErrorCode.UNSUPPORTED_COMMAND)),
+                undoable=False,
+            )  # fmt: skip
         found = resolve(call, None, None, "device")
         if not isinstance(found, list):
             return found

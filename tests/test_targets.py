@@ -32,6 +32,9 @@ async def test_brighter_dimmer_more_are_stepped_and_clamped(api: Api) -> None:
     await api.say("turn it up", "rel")  # "it" is the kitchen lights, not the thermostat
     assert (await state(api, "kitchen_lights"))["brightness"] == 90
     assert (await state(api, "thermostat"))["target_temperature"] == 20.0
+    r = await api.say("turn the volume up", "rel")  # not a level Hearth has: the lights stay as they are
+    assert r["reply"]["actions"] == [] and "volume" in r["reply"]["speech"], r
+    assert (await state(api, "kitchen_lights"))["brightness"] == 90
     for _ in range(6):
         await api.say("a lot dimmer", "rel")
     assert (await state(api, "kitchen_lights"))["brightness"] == 1
