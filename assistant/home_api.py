@@ -14,7 +14,7 @@ from assistant.devices import DeviceState
 from assistant.errors import ErrorCode, HearthError
 from assistant.eventlog import EventType, append_op
 from assistant.http import CORE_KEY, json_ok, principal, read_json
-from assistant.openapi import _json, _op, register_paths
+from assistant.openapi import json_response, operation, register_paths
 from assistant.registry import Area, Floor, Home, Scene
 
 
@@ -216,54 +216,50 @@ def _param(name: str) -> list[dict[str, Any]]:
 
 
 def _deleted(summary: str, name: str) -> dict[str, Any]:
-    op = _op(summary, {"description": "Deleted"}, params=_param(name))
-    op["responses"]["204"] = op["responses"].pop("200")
-    return op
+    return operation(summary, {"description": "Deleted"}, params=_param(name), status="204")
 
 
 def _created(summary: str, view: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    op = _op(summary, _json(view, "Created"), body)
-    op["responses"]["201"] = op["responses"].pop("200")
-    return op
+    return operation(summary, json_response(view, "Created"), body, status="201")
 
 
 PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/floors": {
-        "get": _op("List floors", _json({"type": "object", "properties": {"floors": {"type": "array"}}})),
+        "get": operation("List floors", json_response({"type": "object", "properties": {"floors": {"type": "array"}}})),
         "post": _created("Add a floor", schemas.FLOOR_VIEW, schemas.FLOOR_CREATE),
     },
     "/api/v1/floors/{floor_id}": {
-        "patch": _op(
+        "patch": operation(
             "Rename a floor or change its aliases",
-            _json(schemas.FLOOR_VIEW),
+            json_response(schemas.FLOOR_VIEW),
             schemas.FLOOR_UPDATE,
             params=_param("floor_id"),
         ),
         "delete": _deleted("Delete a floor (its areas stay, on no floor)", "floor_id"),
     },
     "/api/v1/areas": {
-        "get": _op("List areas", _json({"type": "object", "properties": {"areas": {"type": "array"}}})),
+        "get": operation("List areas", json_response({"type": "object", "properties": {"areas": {"type": "array"}}})),
         "post": _created("Add an area", schemas.AREA_VIEW, schemas.AREA_CREATE),
     },
     "/api/v1/areas/{area_id}": {
-        "get": _op("One area", _json(schemas.AREA_VIEW), params=_param("area_id")),
-        "patch": _op(
+        "get": operation("One area", json_response(schemas.AREA_VIEW), params=_param("area_id")),
+        "patch": operation(
             "Rename an area, change its aliases or floor (a new name keeps the old one as an alias)",
-            _json(schemas.AREA_VIEW),
+            json_response(schemas.AREA_VIEW),
             schemas.AREA_UPDATE,
             params=_param("area_id"),
         ),
         "delete": _deleted("Delete an empty area (409 while devices are in it)", "area_id"),
     },
     "/api/v1/scenes": {
-        "get": _op("List scenes", _json({"type": "object", "properties": {"scenes": {"type": "array"}}})),
+        "get": operation("List scenes", json_response({"type": "object", "properties": {"scenes": {"type": "array"}}})),
         "post": _created("Add a scene: device states by device id", schemas.SCENE_VIEW, schemas.SCENE_CREATE),
     },
     "/api/v1/scenes/{scene_id}": {
-        "get": _op("One scene", _json(schemas.SCENE_VIEW), params=_param("scene_id")),
-        "patch": _op(
+        "get": operation("One scene", json_response(schemas.SCENE_VIEW), params=_param("scene_id")),
+        "patch": operation(
             "Rename a scene or replace its states",
-            _json(schemas.SCENE_VIEW),
+            json_response(schemas.SCENE_VIEW),
             schemas.SCENE_UPDATE,
             params=_param("scene_id"),
         ),

@@ -16,11 +16,11 @@ _ERR = {
 }
 
 
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+def json_response(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _op(
+def operation(
     summary: str,
     response: dict[str, Any],
     body: dict[str, Any] | None = None,
@@ -46,12 +46,12 @@ REF = {
 }
 
 CORE_PATHS: dict[str, dict[str, Any]] = {
-    "/api/v1/health": {"get": _op("Liveness", _json({"type": "object"}), public=True)},
-    "/api/v1/openapi.json": {"get": _op("This document", _json({"type": "object"}), public=True)},
+    "/api/v1/health": {"get": operation("Liveness", json_response({"type": "object"}), public=True)},
+    "/api/v1/openapi.json": {"get": operation("This document", json_response({"type": "object"}), public=True)},
     "/api/v1/conversation": {
-        "post": _op(
+        "post": operation(
             "One conversation turn",
-            _json(
+            json_response(
                 {
                     "type": "object",
                     "properties": {"conversation_id": {"type": "string"}, "reply": REF["reply"], "nlu": REF["nlu"]},
@@ -61,33 +61,37 @@ CORE_PATHS: dict[str, dict[str, Any]] = {
         )
     },
     "/api/v1/nlu/parse": {
-        "post": _op("Parse text (Rasa /model/parse shape)", _json(REF["nlu"]), schemas.PARSE_REQUEST)
+        "post": operation("Parse text (Rasa /model/parse shape)", json_response(REF["nlu"]), schemas.PARSE_REQUEST)
     },
     "/api/v1/devices": {
-        "get": _op(
+        "get": operation(
             "List devices",
-            _json({"type": "object", "properties": {"devices": {"type": "array", "items": REF["device"]}}}),
+            json_response({"type": "object", "properties": {"devices": {"type": "array", "items": REF["device"]}}}),
         ),
-        "post": _op("Add a (virtual) device", _json(REF["device"], "Created"), schemas.DEVICE_CREATE, status="201"),
+        "post": operation(
+            "Add a (virtual) device", json_response(REF["device"], "Created"), schemas.DEVICE_CREATE, status="201"
+        ),
     },
     "/api/v1/devices/{device_id}": {
-        "get": _op("One device", _json(REF["device"]), params=DEVICE_ID),
-        "patch": _op("Rename or move a device", _json(REF["device"]), schemas.DEVICE_UPDATE, params=DEVICE_ID),
+        "get": operation("One device", json_response(REF["device"]), params=DEVICE_ID),
+        "patch": operation(
+            "Rename or move a device", json_response(REF["device"]), schemas.DEVICE_UPDATE, params=DEVICE_ID
+        ),
     },
     "/api/v1/devices/{device_id}/command": {
-        "post": _op(
+        "post": operation(
             "Command a device",
-            _json({"type": "object", "properties": {"device": REF["device"], "action": schemas.ACTION}}),
+            json_response({"type": "object", "properties": {"device": REF["device"], "action": schemas.ACTION}}),
             schemas.COMMAND_REQUEST,
             params=DEVICE_ID,
         )
     },
-    "/api/v1/areas": {"get": _op("List areas", _json({"type": "object"}))},
-    "/api/v1/scenes": {"get": _op("List scenes", _json({"type": "object"}))},
+    "/api/v1/areas": {"get": operation("List areas", json_response({"type": "object"}))},
+    "/api/v1/scenes": {"get": operation("List scenes", json_response({"type": "object"}))},
     "/api/v1/events": {
-        "get": _op(
+        "get": operation(
             "Read the event log",
-            _json({"type": "object"}),
+            json_response({"type": "object"}),
             params=[
                 {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
@@ -97,7 +101,7 @@ CORE_PATHS: dict[str, dict[str, Any]] = {
         )
     },
     "/api/v1/ws": {
-        "get": _op(
+        "get": operation(
             "WebSocket: conversation turns and live events (authenticate with the first message)",
             {"description": "Switching Protocols"},
             public=True,

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from assistant.errors import ErrorCode, HearthError
 from assistant.http import CORE_KEY, json_ok, principal, read_json
-from assistant.openapi import _json, _op, register_paths
+from assistant.openapi import json_response, operation, register_paths
 from assistant.registry import Home
 from services.routines.book import RoutineBook
 from services.routines.model import Routine
@@ -111,23 +111,27 @@ def routes(book: RoutineBook) -> Any:
         app.router.add_get("/api/v1/routines/{routine_id}", get_routine)
         app.router.add_patch("/api/v1/routines/{routine_id}", update_routine)
         app.router.add_delete("/api/v1/routines/{routine_id}", delete_routine)
-        created = _op("Add a routine: phrases that start it and its steps", _json(ROUTINE_VIEW, "Created"),
-                      ROUTINE_CREATE)  # fmt: skip
-        created["responses"]["201"] = created["responses"].pop("200")
-        deleted = _op("Delete a routine (a built-in one too)", {"description": "Deleted"}, params=ROUTINE_ID)
-        deleted["responses"]["204"] = deleted["responses"].pop("200")
+        created = operation(
+            "Add a routine: phrases that start it and its steps",
+            json_response(ROUTINE_VIEW, "Created"),
+            ROUTINE_CREATE,
+            status="201",
+        )
+        deleted = operation(
+            "Delete a routine (a built-in one too)", {"description": "Deleted"}, params=ROUTINE_ID, status="204"
+        )
         register_paths(
             app,
             {
                 "/api/v1/routines": {
-                    "get": _op("List the home's routines", _json({"type": "object"})),
+                    "get": operation("List the home's routines", json_response({"type": "object"})),
                     "post": created,
                 },
                 "/api/v1/routines/{routine_id}": {
-                    "get": _op("One routine", _json(ROUTINE_VIEW), params=ROUTINE_ID),
-                    "patch": _op(
+                    "get": operation("One routine", json_response(ROUTINE_VIEW), params=ROUTINE_ID),
+                    "patch": operation(
                         "Change a routine's name, phrases or steps",
-                        _json(ROUTINE_VIEW),
+                        json_response(ROUTINE_VIEW),
                         ROUTINE_UPDATE,
                         params=ROUTINE_ID,
                     ),
