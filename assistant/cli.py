@@ -47,7 +47,7 @@ async def _with_core(config: Config, work: Callable[[Any], Awaitable[int]]) -> i
         # One-shot commands need neither speech models nor channels.
         quiet = replace(config, voice=replace(config.voice, stt="none", tts="none"), channels=())
         core = build_core(replace(quiet, virtual_latency_ms=0.0))
-        await core.start()
+        await core.start(seed=config.demo)  # with --no-demo no home is made here (serve makes an empty one)
         empty = new and not core.registry.homes
         try:
             if empty:
@@ -95,7 +95,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from assistant.app import create_app
-    from assistant.demo import DEMO_USER
     from assistant.http import CORE_KEY
 
     config = _config(args)
@@ -111,12 +110,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         async def announce(app: web.Application) -> None:
             instance.ensure_cli_token(core, config.store.path)
-            row = core.store.query_one("SELECT id FROM users WHERE name = ?", (DEMO_USER,))
+            row = core.store.query_one("SELECT 1 AS ok FROM memberships LIMIT 1")
             base = f"{url}/"
             if row is not None and not args.quiet:
-                home_id, user_id = core.default_principal()
-                token = core.auth.create_token(user_id, home_id, "web chat (hearth serve)")
-                print(f"Hearth is running. Open {base}#token={token}", flush=True)
+                link = login_link(core, url)
+                print(f"Hearth is running. Open {link}", flush=True)
+                print("  (the link works once, for 15 minutes; `hearth token link` prints another)", flush=True)
             else:
                 print(f"Hearth is running on {base}", flush=True)
             if not args.quiet:
@@ -322,18 +321,166 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return asyncio.run(_with_core(config, work))
 
 
-# -- token ------------------------------------------------------------------------------------------------------
+# -- token, home, user -----------------------------------------------------------------------------------------
+async def _with_admin_core(config: Config, work: Callable[[Any], Awaitable[int]], seed: bool = True) -> int:
+    """Manage tokens, users and homes. A new database (when `seed`) is created with its home as every command does.
+    Otherwise the core is built but not started: no adapter runs and no device state is touched, only the auth and
+    home tables are written. That is safe even while a server owns the database, because the server picks such
+    changes up within a second (docs/decisions.md, "Access")."""
+    from assistant.app import build_core
+
+    db = config.store.path
+    if seed and (str(db) == ":memory:" or not db.exists()):
+        return await _with_core(config, work)
+    quiet = replace(config, voice=replace(config.voice, stt="none", tts="none"), channels=(), virtual_latency_ms=0.0)
+    core = build_core(quiet)
+    try:
+        core.registry.load()
+        return await work(core)
+    finally:
+        core.store.close()
+
+
+def _when(ts: float | None) -> str:
+    import time
+
+    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def _member_id(core: Any, home_id: str, name: str) -> str:
+    user_id = core.auth.user_id(name)
+    if user_id is None or core.auth.role(home_id, user_id) is None:
+        raise HearthError(
+            ErrorCode.NOT_FOUND,
+            f"{name} is not a member of home {home_id}; add them with `hearth user add {name} --home {home_id}`.",
+        )
+    return str(user_id)
+
+
+def login_link(core: Any, base_url: str, user: str | None = None, home: str | None = None) -> str:
+    """A one-time login link (valid for 15 minutes) for the user, by default the demo user or the first owner."""
+    if user is None:
+        home_id, user_id = core.default_principal()
+        home_id = home or home_id
+    else:
+        home_id = home or core.default_principal()[0]
+        user_id = _member_id(core, home_id, user)
+    code = core.auth.create_login_code(user_id, home_id)
+    return f"{base_url}/#code={code}"
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     config = _config(args)
 
     async def work(core: Any) -> int:
-        home_id = args.home or core.default_principal()[0]
-        core.registry.home(home_id)
-        user_id = core.auth.ensure_user(args.user, home_id)
-        print(core.auth.create_token(user_id, home_id, args.label or f"cli for {args.user}"))
+        if args.token_command == "create":
+            home_id = args.home or core.default_principal()[0]
+            core.registry.home(home_id)
+            user_id = core.auth.user_id(args.user)
+            if user_id is None or core.auth.role(home_id, user_id) is None:  # a new user joins as a member
+                user_id = core.auth.ensure_user(args.user, home_id, role="member")
+                print(f"hearth: added {args.user} to home {home_id} as a member", file=sys.stderr)
+            label = args.label or f"cli for {args.user}"
+            print(core.auth.create_token(user_id, home_id, label, args.expires))
+        elif args.token_command == "list":
+            tokens = core.auth.tokens(args.home)
+            if args.json:
+                print(json.dumps([t.to_dict() for t in tokens], ensure_ascii=False))
+                return 0
+            print(
+                f"{'id':16} {'home':16} {'user':14} {'status':8} {'created':16} {'last used':16} {'expires':16} label"
+            )
+            for t in tokens:
+                print(
+                    f"{t.id:16} {t.home_id:16} {t.user_name:14} {t.status:8} {_when(t.created_at):16} "
+                    f"{_when(t.last_used_at):16} {_when(t.expires_at):16} {t.label}"
+                )
+        elif args.token_command == "revoke":
+            core.auth.revoke(args.id)
+            print(f"revoked {args.id}")
+        else:  # link
+            base = instance.client_url(config.server.host, config.server.port)
+            print(login_link(core, base, args.user, args.home))
         return 0
 
-    return asyncio.run(_with_core(config, work))
+    return asyncio.run(_with_admin_core(config, work))
+
+
+def cmd_home(args: argparse.Namespace) -> int:
+    config = _config(args)
+
+    async def work(core: Any) -> int:
+        if args.home_command == "create":
+            print(await core.create_home(args.name, demo=args.demo))
+        else:
+            for home in core.registry.homes.values():
+                print(f"{home.id:16} {len(home.devices):4} devices  {home.name}")
+            if not core.registry.homes:
+                print("no homes yet; create one with `hearth home create NAME`")
+        return 0
+
+    return asyncio.run(_with_admin_core(config, work, seed=False))
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    config = _config(args)
+
+    async def work(core: Any) -> int:
+        from assistant.access import Role
+
+        core.registry.home(args.home)
+        if args.user_command == "add":
+            user_id, ops = core.auth.member_ops(args.name, args.home, Role(args.role))
+            core.store.write_sync(*ops)
+            print(f"{user_id} {args.name} is now {args.role} of {args.home}")
+        else:
+            for m in core.auth.members(args.home):
+                print(f"{m.user_id:16} {m.role:7} {m.name}")
+        return 0
+
+    return asyncio.run(_with_admin_core(config, work, seed=False))
+
+
+def _add_access_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("token", parents=[common], help="API tokens: create, list, revoke; login links")
+    tsub = p.add_subparsers(dest="token_command", required=True)
+    t = tsub.add_parser("create", parents=[common], help="create a bearer token for a member of a home")
+    t.add_argument("--user", required=True, help="user name (added to the home as a member if new to it)")
+    t.add_argument("--home", help="home id (default: the demo home, else the first)")
+    t.add_argument("--label", help="what the token is for")
+    t.add_argument("--expires", type=float, metavar="DAYS", help="expire after this many days (default: never)")
+    t.set_defaults(func=cmd_token)
+    t = tsub.add_parser("list", parents=[common], help="list tokens (never their secrets)")
+    t.add_argument("--home", help="only this home")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_token)
+    t = tsub.add_parser("revoke", parents=[common], help="revoke a token at once (a running server closes its sockets)")
+    t.add_argument("id", help="token id (from `hearth token list`)")
+    t.set_defaults(func=cmd_token)
+    t = tsub.add_parser("link", parents=[common], help="print a one-time login link for the web page (15 minutes)")
+    t.add_argument("--user", help="user name (default: the demo user, else the first owner)")
+    t.add_argument("--home", help="home id")
+    t.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("home", parents=[common], help="homes: create, list")
+    hsub = p.add_subparsers(dest="home_command", required=True)
+    h = hsub.add_parser("create", parents=[common], help="create a home; prints its id")
+    h.add_argument("name")
+    h.add_argument("--demo", action="store_true", help="with the demo areas, devices and scenes (default: empty)")
+    h.set_defaults(func=cmd_home)
+    h = hsub.add_parser("list", parents=[common], help="list homes")
+    h.set_defaults(func=cmd_home)
+
+    p = sub.add_parser("user", parents=[common], help="users: add to a home, list")
+    usub = p.add_subparsers(dest="user_command", required=True)
+    u = usub.add_parser("add", parents=[common], help="add a user to a home with a role")
+    u.add_argument("name")
+    u.add_argument("--home", required=True, help="home id")
+    u.add_argument("--role", choices=["owner", "member", "guest"], default="member")
+    u.set_defaults(func=cmd_user)
+    u = usub.add_parser("list", parents=[common], help="list a home's users and roles")
+    u.add_argument("--home", required=True, help="home id")
+    u.set_defaults(func=cmd_user)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -397,13 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_devices)
 
-    p = sub.add_parser("token", parents=[common], help="API tokens")
-    tsub = p.add_subparsers(dest="token_command", required=True)
-    t = tsub.add_parser("create", parents=[common], help="create a bearer token for a user")
-    t.add_argument("--user", required=True)
-    t.add_argument("--home", help="home id (default: the demo home)")
-    t.add_argument("--label")
-    t.set_defaults(func=cmd_token)
+    _add_access_commands(sub, common)
     return parser
 
 

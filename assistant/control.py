@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant import access
 from assistant.bus import BusEvent, EventBus
 from assistant.devices import (
     READINGS,
@@ -259,6 +260,7 @@ class DeviceControl:
     async def _one(self, home: Home, device: Device, command: Command, confirmed: bool) -> ActionTaken:
         entry = home.entry(device.id)
         command = validate_command(device, command)
+        access.check_command(device, command, entry.state)  # guests may not unlock or open doors that let people in
         if not confirmed:
             reason = needs_confirmation(device, command, entry.state)
             if reason is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,9 @@ from assistant.turn import Reply, Turn
 LOG = logging.getLogger(__name__)
 
 RETENTION_SWEEP_S = 6 * 3600
+ACCESS_SYNC_S = 1.0  # how often tokens' last use is saved and other processes' auth changes are picked up
+EMPTY_HOME_ID = "home"
+EMPTY_HOME_OWNER = "owner"
 
 
 class Core:
@@ -59,21 +63,31 @@ class Core:
         self.extras: dict[str, Any] = {}  # plug-ins keep their shared objects here (e.g. speech engines)
         self.started = False
 
-    async def start(self) -> None:
+    async def start(self, seed: bool = True) -> None:
+        """Load everything; on an empty database (unless `seed` is False) create the demo home, or with demo off an
+        empty home owned by the user "owner"."""
         await self.nlu.load()
         for engine in (self.stt, self.tts):
             if engine is not None:
                 await engine.start()
         self.registry.load()
-        if not self.registry.homes and self.config.demo:
-            await self.seed_demo()
+        if not self.registry.homes and seed:
+            if self.config.demo:
+                await self.seed_demo()
+            else:
+                name = "Home" if self.config.home_name == "Demo home" else self.config.home_name
+                await self.create_home(name, owner=EMPTY_HOME_OWNER, home_id=EMPTY_HOME_ID)
         await self.control.start()
         self.purge_transcripts()
         self.tasks.spawn(self._retention_loop(), "retention-sweep")
+        self.tasks.spawn(self._access_loop(), "access-sync")
         self.started = True
 
     async def stop(self) -> None:
         await self.tasks.shutdown()
+        ops = self.auth.last_used_ops(force=True)
+        if ops:
+            self.store.write_sync(*ops)
         await self.control.stop()
         await self.nlu.close()
         for engine in (self.stt, self.tts):
@@ -89,6 +103,49 @@ class Core:
         if self.started:
             await self.control.attach(self.registry.home(home_id).devices.values())
         return self.auth.ensure_user(user, home_id)
+
+    async def create_home(
+        self, name: str, demo: bool = False, owner: str | None = None, home_id: str | None = None
+    ) -> str:
+        """A new home (empty, or with the demo devices), its owner made a member; returns its id."""
+        name = " ".join(str(name).split())
+        if not name or len(name) > 60:
+            raise HearthError(ErrorCode.VALIDATION, "A home name must be 1-60 characters.", {"field": "name"})
+        home_id = home_id or f"h_{uuid.uuid4().hex[:12]}"
+        change = demo_home_change(self.registry, home_id, name) if demo else self.registry.create_home(home_id, name)
+        self.store.commit_sync(change)
+        LOG.info("created home %r (%s)", home_id, "demo devices" if demo else "empty")
+        if self.started:
+            await self.control.attach(self.registry.home(home_id).devices.values())
+        if owner is not None:
+            self.auth.ensure_user(owner, home_id, role="owner")
+        return home_id
+
+    async def adopt_homes(self) -> list[str]:
+        """Load homes that another process (the CLI) added to the store, and attach their devices."""
+        known = set(self.registry.homes)
+        added = []
+        for row in self.store.query("SELECT id FROM homes"):
+            if row["id"] in known:
+                continue
+            home = self.registry.load_home(row["id"])
+            if home is not None:
+                await self.control.attach(home.devices.values())
+                added.append(home.id)
+                LOG.info("loaded home %r added by another process", home.id)
+        return added
+
+    async def _access_loop(self) -> None:
+        while True:
+            await asyncio.sleep(ACCESS_SYNC_S)
+            try:
+                ops = self.auth.last_used_ops()
+                if ops:
+                    await self.store.write(*ops)
+                if self.auth.sync():
+                    await self.adopt_homes()
+            except Exception:  # keep the loop alive; the next round tries again
+                LOG.exception("access sync failed")
 
     def default_principal(self) -> tuple[str, str]:
         """(home_id, user_id) for local CLI use: the demo user's home, else the first membership."""

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from assistant import journal
+from assistant import access, journal
+from assistant.access import Role
 from assistant.bus import BusEvent
 from assistant.conversation import Conversations, ConversationState, Pending
 from assistant.errors import ErrorCode, HearthError, NluError
@@ -161,10 +162,12 @@ class DialogueManager:
         if holder is None:
             holder = self._locks[key] = _Users(asyncio.Lock())
         holder.count += 1
+        acting = access.act_as(self.core.auth.role(turn.home_id, turn.user_id) or Role.GUEST)
         try:
             async with holder.lock:
                 return await self._handle(turn)
         finally:
+            access.stop_acting(acting)
             holder.count -= 1
             if holder.count == 0:
                 del self._locks[key]

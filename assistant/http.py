@@ -17,6 +17,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
+from assistant import access
 from assistant.auth import Principal
 from assistant.core import Core
 from assistant.errors import ErrorCode, HearthError
@@ -27,7 +28,9 @@ LOG = logging.getLogger(__name__)
 
 CORE_KEY: web.AppKey[Core] = web.AppKey("core", Core)
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
-PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/openapi.json", "/api/v1/ws", "/api/v1/voice/stream"})
+PUBLIC_PATHS = frozenset(
+    {"/api/v1/health", "/api/v1/openapi.json", "/api/v1/ws", "/api/v1/voice/stream", "/api/v1/auth/login"}
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -188,12 +191,21 @@ async def read_json(request: web.Request, schema: dict[str, Any]) -> dict[str, A
 
 @web.middleware
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Authenticates (every /api/ route needs a token, except health, the OpenAPI document and the WebSockets,
-    which check their own), and makes every error leave as typed JSON: nothing unexpected leaks a traceback."""
+    """Authenticates (every /api/ route needs a token, except health, the OpenAPI document, the login-link exchange
+    and the WebSockets, which check their own), checks the role's permission for the route (assistant/access.py),
+    and makes every error leave as typed JSON: nothing unexpected leaks a traceback."""
     try:
         path = request.path
         if path.startswith("/api/") and path not in PUBLIC_PATHS:
-            request[PRINCIPAL] = request.app[CORE_KEY].auth.verify(bearer(request.headers.get("Authorization")))
+            core = request.app[CORE_KEY]
+            who = core.auth.verify(bearer(request.headers.get("Authorization")))
+            resource = request.match_info.route.resource
+            if resource is not None:  # no route: the handler answers 404 or 405
+                access.require(who.role, access.route_permission(request.method, resource.canonical))
+            if who.home_id not in core.registry.homes:
+                await core.adopt_homes()  # created by another process (the CLI) a moment ago
+            request[PRINCIPAL] = who
+            access.act_as(who.role)  # device commands in this request are checked against this role
         return await handler(request)
     except HearthError as err:
         return error_response(err)

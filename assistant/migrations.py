@@ -108,4 +108,39 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE areas ADD COLUMN floor TEXT;
         """,
     ),
+    (
+        3,
+        "token lifecycle (last use, expiry), one-time login codes, member roles, auth revision",
+        """
+        ALTER TABLE api_tokens ADD COLUMN last_used_at REAL;
+        ALTER TABLE api_tokens ADD COLUMN expires_at REAL;
+        CREATE INDEX api_tokens_home ON api_tokens (home_id, created_at);
+        CREATE TABLE login_codes (
+            code_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            home_id TEXT NOT NULL REFERENCES homes(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL
+        );
+        CREATE TABLE auth_revision (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+        INSERT INTO auth_revision VALUES (1, 0);
+        CREATE TRIGGER api_tokens_revoked AFTER UPDATE OF revoked_at, expires_at ON api_tokens
+        BEGIN UPDATE auth_revision SET n = n + 1; END;
+        CREATE TRIGGER api_tokens_deleted AFTER DELETE ON api_tokens
+        BEGIN UPDATE auth_revision SET n = n + 1; END;
+        CREATE TRIGGER memberships_changed AFTER UPDATE ON memberships
+        BEGIN UPDATE auth_revision SET n = n + 1; END;
+        CREATE TRIGGER memberships_deleted AFTER DELETE ON memberships
+        BEGIN UPDATE auth_revision SET n = n + 1; END;
+        CREATE TRIGGER homes_added AFTER INSERT ON homes
+        BEGIN UPDATE auth_revision SET n = n + 1; END;
+        CREATE TRIGGER memberships_role_insert BEFORE INSERT ON memberships
+        WHEN NEW.role NOT IN ('owner', 'member', 'guest')
+        BEGIN SELECT RAISE(ABORT, 'role must be owner, member or guest'); END;
+        CREATE TRIGGER memberships_role_update BEFORE UPDATE OF role ON memberships
+        WHEN NEW.role NOT IN ('owner', 'member', 'guest')
+        BEGIN SELECT RAISE(ABORT, 'role must be owner, member or guest'); END;
+        """,
+    ),
 ]

@@ -178,13 +178,24 @@ class Registry:
     def load(self) -> None:
         """Read every home, area, device, state and scene from the store."""
         self.homes.clear()
-        for row in self.store.query("SELECT id, name FROM homes"):
+        self._load("", ())
+
+    def load_home(self, home_id: str) -> Home | None:
+        """Read one home that another process added to the store (None if it is not there or already loaded)."""
+        if home_id in self.homes:
+            return None
+        self._load("WHERE {col} = ?", (home_id,))
+        return self.homes.get(home_id)
+
+    def _load(self, where: str, params: tuple[str, ...]) -> None:
+        for row in self.store.query(f"SELECT id, name FROM homes {where.format(col='id')}", params):
             self.homes[row["id"]] = Home(row["id"], row["name"], self.nlu.new_vocabulary())
-        for row in self.store.query("SELECT * FROM floors"):
+        where = where.format(col="home_id")
+        for row in self.store.query(f"SELECT * FROM floors {where}", params):
             home = self.homes.get(row["home_id"])
             if home:
                 home.floors[row["id"]] = Floor(row["id"], row["name"], tuple(json.loads(row["aliases"])))
-        for row in self.store.query("SELECT * FROM areas"):
+        for row in self.store.query(f"SELECT * FROM areas {where}", params):
             home = self.homes.get(row["home_id"])
             if home:
                 area = Area(row["id"], row["name"], tuple(json.loads(row["aliases"])), row["floor"])
@@ -192,9 +203,11 @@ class Registry:
                 home._index_area(area)
         states = {
             (r["home_id"], r["device_id"]): r
-            for r in self.store.query("SELECT home_id, device_id, state, available, updated_at FROM device_state")
+            for r in self.store.query(
+                f"SELECT home_id, device_id, state, available, updated_at FROM device_state {where}", params
+            )
         }
-        for row in self.store.query("SELECT * FROM devices ORDER BY created_at, rowid"):
+        for row in self.store.query(f"SELECT * FROM devices {where} ORDER BY created_at, rowid", params):
             home = self.homes.get(row["home_id"])
             if not home:
                 continue
@@ -209,7 +222,7 @@ class Registry:
                     srow["updated_at"] if srow else 0.0,
                 )
             )
-        for row in self.store.query("SELECT * FROM scenes"):
+        for row in self.store.query(f"SELECT * FROM scenes {where}", params):
             home = self.homes.get(row["home_id"])
             if home:
                 raw = json.loads(row["states"])

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from assistant import __version__, home_api, schemas
+from assistant import __version__, admin, home_api, schemas
 from assistant.channel import Channel
 from assistant.core import Core
 from assistant.devices import Capability, Command, Device, DeviceKind
@@ -214,6 +214,7 @@ def build_server(core: Core, channels: Sequence[Channel] = ()) -> web.Applicatio
     for add_routes in core.web_routes:
         add_routes(app)
     app.router.add_get("/api/v1/ws", app[WS_HUB_KEY].handle)
+    admin.setup(app)
     for channel in channels:
         channel.setup(app, core)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -66,6 +67,21 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def private_file(path: Path) -> None:
+    """Create `path` empty and readable only by its owner if it does not exist; tighten it (and SQLite's -wal and
+    -shm files beside it) to 0600 if it does. SQLite gives the -wal and -shm files the database file's mode."""
+    if str(path) == ":memory:":
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        try:
+            if each.stat().st_mode & 0o077:
+                os.chmod(each, 0o600)
+        except OSError:  # absent, or not ours to change
+            pass
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -90,6 +106,7 @@ class Store:
         self.path = Path(path)
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)
         self._read = _connect(self.path)
         self.db = sqlite_utils.Database(self._read)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -271,7 +288,8 @@ class Store:
             except Exception as exc:  # one bad job must not lose the others
                 conn.execute(f"ROLLBACK TO job{index}")
                 conn.execute(f"RELEASE job{index}")
-                LOG.error("a write was refused by the database: %r", exc)
+                if not isinstance(exc, HearthError):
+                    LOG.error("a write was refused by the database: %r", exc)
                 outcomes.append((_save_error(exc), []))
         conn.execute("COMMIT")
         return outcomes
@@ -290,6 +308,8 @@ class Store:
 
 
 def _save_error(exc: BaseException) -> HearthError:
+    if isinstance(exc, HearthError):  # an op that refuses on purpose (e.g. a one-time code already used) says why
+        return exc
     error = HearthError(ErrorCode.INTERNAL, "could not save to the database")
     error.__cause__ = exc
     return error

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from assistant import schemas
+from assistant import access, schemas
 from assistant.auth import Auth, Principal
 from assistant.core import Core
 from assistant.errors import ErrorCode, HearthError
@@ -41,16 +41,20 @@ async def authenticate(ws: web.WebSocketResponse, request: web.Request, auth: Au
     header = bearer(request.headers.get("Authorization"))
     try:
         if header:
-            return auth.verify(header)
-        async with asyncio.timeout(AUTH_TIMEOUT_S):
-            msg = await ws.receive()
-        data = None
-        if msg.type == WSMsgType.TEXT:
-            with contextlib.suppress(HearthError):
-                data = decode_json(msg.data, "The message")
-        if not isinstance(data, dict) or data.get("type") != "auth":
-            raise HearthError(ErrorCode.UNAUTHORIZED, 'Send {"type": "auth", "token": "..."} first.')
-        return auth.verify(str(data.get("token") or ""))
+            who = auth.verify(header)
+        else:
+            async with asyncio.timeout(AUTH_TIMEOUT_S):
+                msg = await ws.receive()
+            data = None
+            if msg.type == WSMsgType.TEXT:
+                with contextlib.suppress(HearthError):
+                    data = decode_json(msg.data, "The message")
+            if not isinstance(data, dict) or data.get("type") != "auth":
+                raise HearthError(ErrorCode.UNAUTHORIZED, 'Send {"type": "auth", "token": "..."} first.')
+            who = auth.verify(str(data.get("token") or ""))
+        auth.track(ws, who)  # revocation and expiry close this socket with 4401
+        access.act_as(who.role)  # device commands from this socket are checked against this role
+        return who
     except TimeoutError:
         err = HearthError(ErrorCode.UNAUTHORIZED, "No authentication arrived in time.")
     except HearthError as exc:
@@ -61,12 +65,28 @@ async def authenticate(ws: web.WebSocketResponse, request: web.Request, auth: Au
     return None
 
 
+async def end_session(ws: web.WebSocketResponse, reason: str) -> None:
+    """Tell the client why, then close with 4401 (its token was revoked or expired)."""
+    if ws.closed:
+        return
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_json(error_message(HearthError(ErrorCode.UNAUTHORIZED, reason)))
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.close(code=CLOSE_UNAUTHORIZED, message=reason.encode()[:120])
+
+
 class WebSocketHub:
-    """Serves /api/v1/ws, and knows every open WebSocket of the app (any route) so that shutdown closes them all."""
+    """Serves /api/v1/ws; knows every open WebSocket of the app (any route), so that shutdown closes them all; closes
+    sockets whose token is revoked or expires (4401)."""
 
     def __init__(self, core: Core) -> None:
         self.core = core
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        core.auth.session_closer = self._end_session
+
+    def _end_session(self, connection: object, reason: str) -> None:
+        if isinstance(connection, web.WebSocketResponse):
+            self.core.tasks.spawn(end_session(connection, reason), "ws-end-session")
 
     async def track(self, request: web.Request, response: web.StreamResponse) -> None:
         """on_response_prepare hook: remember each WebSocket as it opens, whichever channel serves it."""
@@ -93,6 +113,8 @@ class WebSocketHub:
             who = await authenticate(ws, request, self.core.auth)
             if who is None:
                 return ws
+            if who.home_id not in self.core.registry.homes:
+                await self.core.adopt_homes()  # created by another process (the CLI) a moment ago
             await ws.send_json({"type": "auth_ok", "home_id": who.home_id, "user_id": who.user_id})
             sub = self.core.bus.subscribe(who.home_id)
             forward = self.core.tasks.spawn(self._forward(ws, sub), f"ws-forward-{id(ws)}")
@@ -122,6 +144,7 @@ class WebSocketHub:
                     await ws.send_json(error_message(HearthError(ErrorCode.BAD_REQUEST, "Send JSON text messages.")))
                 continue
             msg_id: Any = None
+            self.core.auth.touch(who)
             try:
                 data = decode_json(msg.data, "The message")
                 if not isinstance(data, dict):

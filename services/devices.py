@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from typing import ClassVar
 
+from assistant import access
 from assistant.control import needs_confirmation
 from assistant.core import Core
 from assistant.devices import Capability, Command, CommandName, Device, DeviceKind, settable_state
@@ -242,6 +243,8 @@ class LockHandler(IntentHandler):
             return nothing_found(call, "a lock")
         names = join_names(the(d) for d in found)
         if not self.lock and not call.confirmed:
+            for device in found:  # a guest is refused at once, not asked to confirm first
+                access.check_command(device, Command(CommandName.UNLOCK))
             return Confirm(f"Are you sure you want to unlock {names}?")
         command = CommandName.LOCK if self.lock else CommandName.UNLOCK
         return await run(call, found, Command(command), ("Locked" if self.lock else "Unlocked") + " {names}.")
@@ -277,6 +280,8 @@ class CoverHandler(IntentHandler):
         if not found:
             return nothing_found(call, "blinds or a door to " + ("open" if self.open else "close"))
         if self.open and not call.confirmed and any(risky_to_open(call, d) for d in found):
+            for device in found:  # a guest is refused at once, not asked to confirm first
+                access.check_command(device, Command(CommandName.OPEN), call.home.entry(device.id).state)
             return Confirm(f"Are you sure you want to open {join_names(the(d) for d in found)}?")
         said = set(WORD.findall(call.text.lower()))
         percent = call.slots.get("position")

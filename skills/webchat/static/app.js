@@ -46,14 +46,36 @@
   const conversationId = () => store.get('sessionStorage', CONV_KEY);
   const rememberConversation = (id) => { if (id) store.set('sessionStorage', CONV_KEY, id); };
 
-  function tokenFromUrl() {
+  function fromUrl(name) { // a secret in the address bar's #fragment, removed from it at once
     const params = new URLSearchParams(location.hash.slice(1));
-    const token = params.get('token');
-    if (!token) return null;
-    params.delete('token');
+    const value = params.get(name);
+    if (!value) return null;
+    params.delete(name);
     const rest = params.toString();
     history.replaceState(history.state, '', location.pathname + location.search + (rest ? '#' + rest : ''));
-    return token.trim();
+    return value.trim();
+  }
+  const tokenFromUrl = () => fromUrl('token');
+
+  // A login link (`hearth serve`, `hearth token link`) carries a one-time code: exchange it for a session token.
+  async function exchangeLoginCode(code) {
+    let res, data = null;
+    try {
+      res = await fetch(API + '/auth/login', {
+        method: 'POST', cache: 'no-store',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify({ code }),
+      });
+      data = await res.json();
+    } catch {
+      showLogin('Cannot reach Hearth. Check that the server is running.');
+      return;
+    }
+    if (!res.ok || !data || !data.token) {
+      showLogin((data && data.error && data.error.message) || 'That login link did not work.');
+      return;
+    }
+    signIn(data.token);
   }
 
   // ---------------------------------------------------------------------------------------------- HTTP
@@ -700,7 +722,9 @@
   };
 
   // ---------------------------------------------------------------------------------------------- start
+  const loginCode = fromUrl('code');
   const token = tokenFromUrl() || store.get('localStorage', TOKEN_KEY);
-  if (token) signIn(token);
+  if (loginCode) exchangeLoginCode(loginCode);
+  else if (token) signIn(token);
   else showLogin('');
 })();
