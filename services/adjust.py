@@ -132,10 +132,11 @@ def level_for(device: Device) -> Level | None:
     return None
 
 
-def last_direction(call: IntentCall, devices: list[Device], level: Level) -> int:
-    """The direction of the conversation's last change to this level on these devices (for "more", "less")."""
+def last_change(call: IntentCall, devices: list[Device], level: Level) -> tuple[int, Size | None]:
+    """The direction and step size of the conversation's last change to this level on these devices (for "more",
+    "less"): (0, None) when there was none."""
     if not call.conversation.history:
-        return 0
+        return 0, None
     ids = {d.id for d in devices}
     for action in reversed(call.conversation.history[-1].get("actions", [])):
         if action.get("device_id") not in ids:
@@ -143,8 +144,10 @@ def last_direction(call: IntentCall, devices: list[Device], level: Level) -> int
         before = (action.get("before") or {}).get(level.field)
         after = (action.get("after") or {}).get(level.field)
         if isinstance(before, int | float) and isinstance(after, int | float) and before != after:
-            return 1 if after > before else -1
-    return 0
+            delta = abs(after - before)
+            size = min(level.steps, key=lambda s: abs(abs(level.steps[s]) - delta))
+            return (1 if after > before else -1) * (1 if level.steps[size] > 0 else -1), size
+    return 0, None
 
 
 def _current(level: Level, state: DeviceState, direction: int) -> float:
@@ -255,15 +258,23 @@ async def adjust_devices(call: IntentCall, devices: list[Device], direction: int
             ),
             undoable=False,
         )
+    size = size_of(said)
     if direction is None:
         direction = direction_of(said - AGAIN_WORDS) or 0
-        again = last_direction(call, devices, level)
+        again, last_size = last_change(call, devices, level)
         if not direction and said & AGAIN_WORDS:
+            for other in LEVELS:  # "more" after "make it warmer": the level that changed last, white included
+                moved, moved_size = last_change(call, devices, other)
+                if moved and any(other.capability in d.capabilities for d in devices):
+                    level, again, last_size = other, moved, moved_size
+                    break
             direction = again if again else 1
             if "less" in said:
                 direction = -direction
+            if last_size is not None and not said & (SMALL_WORDS | BIG_WORDS):
+                size = last_size  # "more": the same step again
         direction = direction or 1
-    return await change(call, devices, level, direction, size_of(said))
+    return await change(call, devices, level, direction, size)
 
 
 def color_temp_targets(call: IntentCall) -> list[Device]:

@@ -27,14 +27,14 @@ async def test_brighter_dimmer_more_are_stepped_and_clamped(api: Api) -> None:
     assert r["reply"]["actions"] == []
     r = await api.say("a bit dimmer", "rel")
     assert (await state(api, "kitchen_lights"))["brightness"] == 90, r
-    await api.say("more", "rel")  # more of the same: dimmer again
-    assert (await state(api, "kitchen_lights"))["brightness"] == 65
+    await api.say("more", "rel")  # more of the same: dimmer again, by the same step
+    assert (await state(api, "kitchen_lights"))["brightness"] == 80
     await api.say("turn it up", "rel")  # "it" is the kitchen lights, not the thermostat
-    assert (await state(api, "kitchen_lights"))["brightness"] == 90
+    assert (await state(api, "kitchen_lights"))["brightness"] == 100
     assert (await state(api, "thermostat"))["target_temperature"] == 20.0
     r = await api.say("turn the volume up", "rel")  # not a level Hearth has: the lights stay as they are
     assert r["reply"]["actions"] == [] and "volume" in r["reply"]["speech"], r
-    assert (await state(api, "kitchen_lights"))["brightness"] == 90
+    assert (await state(api, "kitchen_lights"))["brightness"] == 100
     for _ in range(6):
         await api.say("a lot dimmer", "rel")
     assert (await state(api, "kitchen_lights"))["brightness"] == 1
@@ -46,8 +46,11 @@ async def test_warmer_means_the_white_of_a_tunable_light_in_context_else_the_hea
     await api.say("turn on the bedroom ceiling light", "warm")
     await api.say("make it warmer", "warm")
     assert (await state(api, "bedroom_ceiling_light"))["color_temp"] == 2400
+    await api.say("more", "warm")  # warmer again, not brighter
+    assert (await state(api, "bedroom_ceiling_light"))["color_temp"] == 2000
+    assert (await state(api, "bedroom_ceiling_light"))["brightness"] == 100
     await api.say("a little cooler", "warm")
-    assert (await state(api, "bedroom_ceiling_light"))["color_temp"] == 2700
+    assert (await state(api, "bedroom_ceiling_light"))["color_temp"] == 2300
     assert (await state(api, "thermostat"))["target_temperature"] == 20.0
     await api.say("make the living room warmer", "heat")
     assert (await state(api, "thermostat"))["target_temperature"] == 21.0
