@@ -480,7 +480,7 @@ class DialogueManager:
         conv.pending = question_pending
         if question is not None:
             return _asking(question, speech, actions, ops, changes, intents[0], context)
-        kind = ReplyKind.ERROR if errors and not actions and not changes else ReplyKind.DONE
+        kind = ReplyKind.DONE if actions or changes else ReplyKind.ERROR if errors else ReplyKind.ANSWER
         reply = Reply(" ".join(speech), kind, actions=actions, intent=intents[0])
         return Done(reply, ops=ops, changes=changes, context_devices=list(dict.fromkeys(context)) or None)
 
