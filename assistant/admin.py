@@ -11,7 +11,7 @@ from assistant.auth import MAX_EXPIRY_DAYS, expiry
 from assistant.core import Core
 from assistant.errors import ErrorCode, HearthError
 from assistant.http import CORE_KEY, json_ok, principal, read_json
-from assistant.openapi import register_paths
+from assistant.openapi import json_response, operation, register_paths
 
 ROLE = {"type": "string", "enum": [str(r) for r in Role]}
 USER_NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S"}
@@ -215,12 +215,6 @@ def _member_named(core: Core, home_id: str, name: str) -> Any:
     raise HearthError(ErrorCode.NOT_FOUND, f"{wanted} is not a member of this home.", {"user": wanted})
 
 
-_ERR = {
-    "description": "Error",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-}
-
-
 def _op(
     summary: str,
     schema: dict[str, Any],
@@ -229,17 +223,8 @@ def _op(
     param: str | None = None,
     public: bool = False,
 ) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "responses": {status: {"description": "OK", "content": {"application/json": {"schema": schema}}}, "4XX": _ERR},
-    }
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    if param is not None:
-        op["parameters"] = [{"name": param, "in": "path", "required": True, "schema": {"type": "string"}}]
-    if public:
-        op["security"] = []
-    return op
+    params = [{"name": param, "in": "path", "required": True, "schema": {"type": "string"}}] if param else None
+    return operation(summary, json_response(schema), body, public=public, params=params, status=status)
 
 
 def _list(key: str, item: dict[str, Any]) -> dict[str, Any]:

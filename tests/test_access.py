@@ -90,6 +90,17 @@ async def test_revocation_closes_an_open_websocket_with_4401(api: Api) -> None:
                 pass
 
 
+async def test_revocation_closes_an_open_voice_stream_too(voice_api: Api) -> None:
+    api = voice_api
+    made = await new_token(api)
+    async with asyncio.timeout(TIMEOUT), api.session.ws_connect(api.url + "/api/v1/voice/stream") as ws:
+        await ws.send_json({"type": "auth", "token": made["token"]})
+        assert (await ws.receive_json())["type"] == "auth_ok"
+        assert (await api.call("DELETE", f"/api/v1/tokens/{made['id']}"))[0] == 200
+        code, seen = await closed_with(ws)
+        assert code == 4401 and seen[-1]["error"]["code"] == "unauthorized"
+
+
 async def test_expired_token_is_refused_and_its_socket_closed(api: Api) -> None:
     made = await new_token(api, expires_days=2.0 / 86400)  # two seconds
     assert made["expires_at"] == pytest.approx(time.time() + 2, abs=1)
