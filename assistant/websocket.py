@@ -23,7 +23,8 @@ AUTH_TIMEOUT_S = 10.0
 MAX_MESSAGE = 64 * 1024
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_GOING_AWAY = 1001
-CLOSE_WAIT_S = 1.0  # how long shutdown waits for clients to answer the close frames
+ANSWER_GRACE_S = 1.0  # how long shutdown lets turns under way finish and be answered
+CLOSE_WAIT_S = 0.5  # then how long it waits for clients to answer the close frames
 
 
 def error_message(err: HearthError, msg_id: Any = None) -> dict[str, Any]:
@@ -82,6 +83,8 @@ class WebSocketHub:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self.closing = False
+        self._answering: set[asyncio.Future[None]] = set()  # messages being answered right now
         core.auth.session_closer = self._end_session
 
     def _end_session(self, connection: object, reason: str) -> None:
@@ -94,7 +97,11 @@ class WebSocketHub:
             self.sockets.add(response)
 
     async def close_all(self, app: web.Application | None = None) -> None:
-        """Close every open socket with 1001 (going away) at once, so clients know to reconnect; bounded in time."""
+        """Shutdown: turns already under way finish and are answered (bounded), new ones are refused, then every
+        open socket is closed with 1001 (going away) so that clients know to reconnect."""
+        self.closing = True
+        if self._answering:
+            await asyncio.wait(list(self._answering), timeout=ANSWER_GRACE_S)
         closing = [
             asyncio.ensure_future(ws.close(code=CLOSE_GOING_AWAY, message=b"server shutting down"))
             for ws in list(self.sockets)
@@ -145,6 +152,8 @@ class WebSocketHub:
                 continue
             msg_id: Any = None
             self.core.auth.touch(who)
+            answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._answering.add(answered)
             try:
                 data = decode_json(msg.data, "The message")
                 if not isinstance(data, dict):
@@ -155,6 +164,8 @@ class WebSocketHub:
                     await ws.send_json({"type": "pong", "id": msg_id})
                 elif kind == "conversation":
                     body = check_schema(data, schemas.CONVERSATION_REQUEST, "The message")
+                    if self.closing:
+                        raise HearthError(ErrorCode.BUSY, "Hearth is shutting down; try again in a moment.")
                     result = await run_turn(self.core, who.home_id, who.user_id, body, "websocket")
                     await ws.send_json({"type": "result", "id": msg_id, **result})
                 else:
@@ -166,6 +177,9 @@ class WebSocketHub:
             except Exception:
                 LOG.exception("websocket message failed")
                 await ws.send_json(error_message(HearthError(ErrorCode.INTERNAL, "Something went wrong."), msg_id))
+            finally:
+                self._answering.discard(answered)
+                answered.set_result(None)
 
 
 WS_HUB_KEY: web.AppKey[WebSocketHub] = web.AppKey("ws_hub", WebSocketHub)

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -64,6 +65,35 @@ async def test_ctrl_c_closes_websockets_with_going_away_and_exits_within_two_sec
     assert elapsed < STOP_LIMIT_S + MARGIN_S, f"took {elapsed:.2f} s to stop"
     # The lock beside the database was released: the next server starts on it at once.
     assert json.loads((tmp_path / "live.db.lock").read_text() or "null") is None
+
+
+async def test_a_turn_under_way_at_ctrl_c_is_answered_before_the_close(tmp_path: Path) -> None:
+    with serve_subprocess(tmp_path) as server:
+        async with aiohttp.ClientSession() as session:
+            ws = await _open_socket(session, server, "/api/v1/ws")
+            await ws.send_json({"type": "conversation", "id": 1, "text": "turn on the porch light"})
+            server.process.send_signal(signal.SIGINT)  # while the turn is on its way or under way
+            answer: dict[str, Any] | None = None
+            async with asyncio.timeout(STOP_LIMIT_S + MARGIN_S):
+                while (msg := await ws.receive()).type == aiohttp.WSMsgType.TEXT:
+                    data = json.loads(msg.data)
+                    if data.get("id") == 1:
+                        answer = data
+            assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001, msg
+            await asyncio.to_thread(server.process.wait, STOP_LIMIT_S + MARGIN_S + 5)
+    # Every turn gets an answer: done (and then durable), or refused because Hearth is stopping (and then not done).
+    assert answer is not None, "the turn got no answer before the socket closed"
+    with serve_subprocess(tmp_path) as again:
+        async with aiohttp.ClientSession() as session:
+            headers = {"Authorization": f"Bearer {again.token}"}
+            async with session.get(f"{again.url}/api/v1/devices/porch_light", headers=headers) as resp:
+                porch = await resp.json()
+    if answer["type"] == "result":
+        assert answer["reply"]["kind"] == "done", answer
+        assert porch["state"]["on"] is True
+    else:
+        assert answer["type"] == "error" and answer["error"]["code"] == "busy", answer
+        assert porch["state"].get("on") is not True
 
 
 @pytest.mark.voice
