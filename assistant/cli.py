@@ -398,8 +398,9 @@ def cmd_token(args: argparse.Namespace) -> int:
         elif args.token_command == "revoke":
             core.auth.revoke(args.id)
             print(f"revoked {args.id}")
-        else:  # link
-            base = instance.client_url(config.server.host, config.server.port)
+        else:  # link: to the server that owns this database (whatever its port), else the configured address
+            record = instance.owner(config.store.path)
+            base = record.url if record and record.url else instance.client_url(config.server.host, config.server.port)
             print(login_link(core, base, args.user, args.home))
         return 0
 

@@ -89,6 +89,12 @@ def test_say_finds_the_server_that_owns_the_database(live_server: LiveServer) ->
     assert parsed["intent"]["name"] == "lock"
 
 
+def test_a_login_link_points_at_the_server_that_owns_the_database(live_server: LiveServer) -> None:
+    out = hearth("token", "link", db=live_server.db)  # the server listens on a random port, not the configured one
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith(f"{live_server.url}/#code="), out.stdout
+
+
 def test_commands_never_write_a_database_that_a_server_owns(live_server: LiveServer) -> None:
     before = live_server.db.stat().st_mtime_ns, (live_server.db.parent / "live.db-wal").stat().st_size
     # (`hearth token|user|home` write only the auth and home tables, which the server re-reads: see test_cli_access.py.)
