@@ -51,8 +51,8 @@ KINDS = {
 def demo_things() -> list[NamedThing]:
     things = [NamedThing(NameKind.AREA, a, (name, *aliases)) for a, name, aliases in AREAS]
     things += [
-        NamedThing(NameKind.DEVICE, d, (name, *aliases), area, str(kind))
-        for d, name, kind, area, _caps, aliases, _state in DEVICES
+        NamedThing(NameKind.DEVICE, d, (name, *aliases), area, str(kind), frozenset(str(c) for c in caps))
+        for d, name, kind, area, caps, aliases, _state in DEVICES
     ]
     things += [NamedThing(NameKind.SCENE, s, (name,)) for s, name, _states in SCENES]
     return things

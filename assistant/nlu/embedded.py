@@ -290,7 +290,7 @@ class EmbeddedNluEngine(NluEngine):
         """Words outside every name and value that training never saw ("cancel my netflix subscription")."""
         count = 0
         for t in tokens:
-            if t.is_number or t.text in rt.common_words or any(s.start <= t.start < s.end for s in spans):
+            if t.is_number or _known(t.text, rt.common_words) or any(s.start <= t.start < s.end for s in spans):
                 continue
             count += 1
         return count
@@ -310,6 +310,21 @@ class EmbeddedNluEngine(NluEngine):
             return IntentScore(FALLBACK_INTENT, bar), False
         uncertain = top.name in STATE_CHANGING and (top.confidence < cal.confirm_below or margin < cal.confirm_margin)
         return top, uncertain
+
+
+_SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er")
+
+
+def _known(word: str, known: frozenset[str]) -> bool:
+    """A word training saw, or an inflection of one ("deleted" from "delete", "cancelling" from "cancel")."""
+    if word in known:
+        return True
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            stem = word[: -len(suffix)]
+            if stem in known or stem + "e" in known or (len(stem) > 3 and stem[-1] == stem[-2] and stem[:-1] in known):
+                return True
+    return False
 
 
 def _only_names(d: Delexicalised) -> bool:
