@@ -205,8 +205,13 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             if who.home_id not in core.registry.homes:
                 await core.adopt_homes()  # created by another process (the CLI) a moment ago
             request[PRINCIPAL] = who
-            access.act_as(who.role)  # device commands in this request are checked against this role
-        return await handler(request)
+        # Device commands in this request are checked against the caller's role; a keep-alive connection runs its
+        # requests in one task, so the actor is reset afterwards and never carries over to the next request.
+        acting = access.act_as(request[PRINCIPAL].role if PRINCIPAL in request else None)
+        try:
+            return await handler(request)
+        finally:
+            access.stop_acting(acting)
     except HearthError as err:
         return error_response(err)
     except web.HTTPException as exc:
