@@ -19,7 +19,7 @@ from assistant.devices import (
     StateUpdate,
 )
 from assistant.nlu.result import Entity, IntentScore, NluResult
-from assistant.turn import ActionTaken, Reply, ReplyKind, Turn
+from assistant.turn import ActionTaken, Reply, ReplyKind, SpeechEvidence, SpokenReading, Turn
 
 STATE = DeviceState(on=True, brightness=40, color="blue")
 ACTION = ActionTaken(
@@ -37,6 +37,14 @@ NLU = NluResult(
 
 PAYLOADS: list[Any] = [
     Turn("turn on the lights", "demo", "u1", "c1", "satellite", "kitchen"),
+    Turn(
+        "turn off the fan",
+        "demo",
+        "u1",
+        "c2",
+        "voice",
+        speech=SpeechEvidence(0.75, (SpokenReading("turn on the fan", "turn_on", 0.25),), ("off",)),
+    ),
     Reply("Done.", ReplyKind.DONE, {"x": [1]}, [ACTION], True, "turn_on", "c1", None),
     ACTION,
     Command(CommandName.TURN_ON),

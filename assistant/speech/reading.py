@@ -41,6 +41,7 @@ OPEN_ENDINGS = frozenset(
     "set turn make switch please um uh er like so".split()
 )  # the last word "on" is allowed below when it closes a verb ("turn it on")
 TARGET_SLOTS = ("device", "area", "device_class")
+MAX_SCANNED_THINGS = 2000
 REFERENCES = frozenset({"it", "them", "that", "everything", "all"})  # a target the conversation supplies
 _WORD = re.compile(r"[a-z0-9']+")
 
@@ -210,12 +211,20 @@ def completeness(understood: Understood, handlers: dict[str, IntentHandler], voc
 
 
 def _may_continue(said: list[str], vocabulary: Vocabulary) -> bool:
-    """The last words begin a longer name the home has ("the kitchen" of "kitchen lights")."""
-    for kind in (NameKind.DEVICE, NameKind.SCENE, NameKind.AREA):
-        for thing in vocabulary.things(kind):
-            for name in thing.names:
-                parts = words(name)
-                for k in range(1, len(parts)):
-                    if said[-k:] == parts[:k]:
-                        return True
+    """The last words begin a longer name the home has ("the kitchen" of "kitchen lights").
+
+    The names are scanned on the event loop, so only in homes of up to MAX_SCANNED_THINGS things; a bigger home
+    skips this check (its streamed commands then end early a little more often in the middle of a name)."""
+    things = [t for kind in (NameKind.DEVICE, NameKind.SCENE, NameKind.AREA) for t in vocabulary.things(kind)]
+    if len(things) > MAX_SCANNED_THINGS:
+        return False
+    last = said[-1]
+    for thing in things:
+        for name in thing.names:
+            if last not in name.lower():
+                continue
+            parts = words(name)
+            for k in range(1, len(parts)):
+                if said[-k:] == parts[:k]:
+                    return True
     return False
