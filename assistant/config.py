@@ -81,7 +81,7 @@ class VoiceConfig:
     vocabulary_bias: bool = True  # bias recognition toward the home's device, area and scene names
     vad: str = "auto"  # end-of-speech detector: "auto", "silero", "micro"
     vad_threshold: float = 0.5
-    vad_silence_s: float = 0.7  # trailing silence that ends an utterance on streams when its words are not clear
+    vad_silence_s: float = 0.5  # trailing silence that ends an utterance on streams when its words are not clear
     end_quick_s: float = 0.2  # ... and when they parse as a complete, confident command (0 = never end early)
     end_incomplete_s: float = 1.2  # ... and after a phrase that is plainly unfinished ("turn off the")
     max_audio_s: float = 30.0  # longest utterance accepted

@@ -324,7 +324,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "HEARTH_VOICE__STT_NBEST": "1", "HEARTH_VOICE__NBEST_CHOICE": "0", "HEARTH_VOICE__VAD_SILENCE_S": "0.5",
             "HEARTH_VOICE__END_QUICK_S": "0", "HEARTH_VOICE__END_INCOMPLETE_S": "0.5",
         },
+        "understanding with a 0.7 s full window": {"HEARTH_VOICE__VAD_SILENCE_S": "0.7"},
     }  # fmt: skip
+    if args.only_default:
+        settings = dict(list(settings.items())[:1])
     with tempfile.TemporaryDirectory() as tmp:
         for name, env in settings.items():
             server = Server(Path(tmp), {"HEARTH_VOICE__STT": "faster-whisper", "HEARTH_VOICE__TTS": "none", **env})
@@ -353,6 +356,7 @@ def main() -> None:
     )
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-stream", action="store_true")
+    parser.add_argument("--only-default", action="store_true", help="stream with the default settings only")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     results = asyncio.run(run(args))
