@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=0, help="k-fold cross-validation with Rasa (k trainings)")
     parser.add_argument("--write", type=Path, help="also write the markdown report to this file")
     args = parser.parse_args(argv)
+    args.pipeline = args.pipeline.resolve()  # Rasa trains in another working directory
     venv = rasa_venv(NluConfig(rasa_venv=os.environ.get("HEARTH_NLU__RASA_VENV", "")))
     if not (venv / "bin" / "rasa").exists():
         print(f"no Rasa in {venv}: run ./scripts/setup-rasa", file=sys.stderr)
