@@ -116,7 +116,8 @@ class ConversationState:
             "turns": self.turns,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
-            "last_action": self.last_action,
+            # the request's words stay in memory only: what was said is kept only as the transcript retention allows
+            "last_action": {k: v for k, v in self.last_action.items() if k != "text"} if self.last_action else None,
         }
 
 
