@@ -40,7 +40,8 @@ def load_adapters(config: Config) -> dict[str, DeviceAdapter]:
 
 
 def build_core(config: Config) -> Core:
-    """The core with its store, NLU engine, adapters and services, not yet started."""
+    """The core with its store, NLU engine, adapters and services, not yet started. An adapter module may also have
+    `setup(core)` (to add devices it discovers, or intent hooks); it is called once the core exists."""
     core = Core(
         config,
         Store(config.store.path),
@@ -49,6 +50,10 @@ def build_core(config: Config) -> Core:
         create_stt(config.voice),
         create_tts(config.voice),
     )
+    for name in config.adapters:
+        adapter_setup = getattr(_module(name, "adapter"), "setup", None)
+        if adapter_setup is not None:
+            adapter_setup(core)
     for name in config.services:
         setup = getattr(_module(name, "service"), "setup", None)
         if setup is None:

@@ -7,10 +7,11 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 from assistant.errors import ConfigError
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -110,6 +111,9 @@ class Config:
     log_level: str = "INFO"
     virtual_latency_ms: float = 2.0
     device_timeout_s: float = 5.0  # a device that takes longer to answer a command fails with device_timeout (504)
+    # Plug-ins' own sections, raw: a top-level table named like a configured plug-in's last name component
+    # ([zigbee2mqtt] for adapters.zigbee2mqtt). Each plug-in validates its own once with `plugin_section`.
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
@@ -203,8 +207,36 @@ def load_config(
             raise ConfigError(f"config file {path} is not valid TOML: {exc}", path=str(path)) from exc
     data = _merge(data, _env_overrides(env))
     data = _merge(data, overrides or {})
+    data = _split_sections(data)
     config: Config = _build(Config, data, "")
     return validate(config)
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Config)}
+
+
+def _split_sections(data: dict[str, Any]) -> dict[str, Any]:
+    """Move the tables named after configured plug-ins into `sections` (anything else unknown is still an error)."""
+    known = {f.name for f in fields(Config)}
+    plugins: set[str] = set()
+    for kind in ("adapters", "services", "channels"):
+        names = data[kind] if kind in data else _DEFAULTS[kind]
+        plugins.update(str(n).rsplit(".", 1)[-1] for n in _coerce(names, "tuple[str, ...]", kind))
+    sections = dict(data.get("sections") or {})
+    out = {}
+    for key, value in data.items():
+        if key not in known and key in plugins and isinstance(value, Mapping):
+            sections[key] = dict(value)
+        elif key != "sections":
+            out[key] = value
+    if sections:
+        out["sections"] = sections
+    return out
+
+
+def plugin_section(config: Config, name: str, cls: type[T]) -> T:
+    """A plug-in's section `[name]` validated into its frozen dataclass `cls` (defaults when absent)."""
+    return _build(cls, config.sections.get(name) or {}, name)  # type: ignore[no-any-return]
 
 
 def validate(config: Config) -> Config:

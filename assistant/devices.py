@@ -243,3 +243,8 @@ class DeviceAdapter(ABC):
 
     async def attach(self, device: Device, state: DeviceState | None) -> None:  # noqa: B027
         """Take a registered device under management (restore its last known state if useful)."""
+
+    def health(self) -> dict[str, Any]:
+        """What /api/v1/health says about this adapter: at least `state` ("ok", or why not, e.g. "disconnected").
+        No secrets (no passwords, no URLs with credentials)."""
+        return {"state": "ok"}

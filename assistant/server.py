@@ -46,7 +46,8 @@ def _core(request: web.Request) -> Core:
 async def health(request: web.Request) -> web.Response:
     core = _core(request)
     nlu = core.nlu.health()
-    body = {"status": "ok" if core.started else "starting", "version": __version__, "nlu": nlu}
+    adapters = {name: adapter.health() for name, adapter in core.control.adapters.items()}
+    body = {"status": "ok" if core.started else "starting", "version": __version__, "nlu": nlu, "adapters": adapters}
     return json_ok(body)
 
 
