@@ -190,6 +190,7 @@ class DeviceControl:
         self.adapters = adapters
         self._log = EventLog(store)  # names the users in live activity events, as the REST listing does
         self.timeout_s = timeout_s  # how long a device may take to answer one command
+        self._background: set[asyncio.Task[None]] = set()  # adapters told of renames; cancelled at stop
 
     async def start(self) -> None:
         for adapter in self.adapters.values():
@@ -210,7 +211,27 @@ class DeviceControl:
                 continue
             await adapter.attach(entry.device, entry.state)
 
+    def renamed(self, device: Device) -> None:
+        """After a rename is committed: tell the device's adapter (in the background; a failure is logged)."""
+        adapter = self.adapters.get(device.adapter)
+        if adapter is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._rename(adapter, device), name=f"rename-{device.id}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    async def _rename(adapter: DeviceAdapter, device: Device) -> None:
+        try:
+            async with asyncio.timeout(COMMAND_TIMEOUT_S):
+                await adapter.renamed(device)
+        except Exception:
+            LOG.warning("could not carry the new name of %s into %s", device.id, adapter.name, exc_info=True)
+
     async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()

@@ -244,6 +244,10 @@ class DeviceAdapter(ABC):
     async def attach(self, device: Device, state: DeviceState | None) -> None:  # noqa: B027
         """Take a registered device under management (restore its last known state if useful)."""
 
+    async def renamed(self, device: Device) -> None:  # noqa: B027
+        """The device was renamed in Hearth (committed): carry the new name into the device's own network too, if
+        it has names (Zigbee2MQTT's friendly names). Default: nothing."""
+
     def health(self) -> dict[str, Any]:
         """What /api/v1/health says about this adapter: at least `state` ("ok", or why not, e.g. "disconnected").
         No secrets (no passwords, no URLs with credentials)."""

@@ -142,6 +142,8 @@ async def update_device(request: web.Request) -> web.Response:
     who = {"user_id": principal(request).user_id, "channel": "api"}
     change.write(append_op(home.id, EventType.DEVICE_UPDATED, {"device_id": device.id, **body, **who}))
     change.then(lambda: core.control.publish(home, [device.id], change.ops))
+    if updated.name != device.name:
+        change.then(lambda: core.control.renamed(updated))  # the device's own network learns the name too
     await core.store.commit(change)
     return json_ok(home.entry(device.id).view(home.areas))
 

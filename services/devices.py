@@ -455,6 +455,7 @@ class RenameDevice(IntentHandler):
             )
         )
         staged.then(lambda: call.core.control.publish(call.home, [device.id]))
+        staged.then(lambda: call.core.control.renamed(renamed))  # e.g. Zigbee2MQTT's friendly name follows
         return Done(
             Reply(
                 f"Okay, {the(device)} is now called {new_name}. The old name still works too.",

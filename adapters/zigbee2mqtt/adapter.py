@@ -14,7 +14,7 @@ import aiomqtt
 import orjson
 
 from adapters.zigbee2mqtt.config import Zigbee2MqttConfig
-from adapters.zigbee2mqtt.exposes import Model, expected, model, parse_state, set_payload
+from adapters.zigbee2mqtt.exposes import Model, expected, model, parse_state, set_payload, spoken_name
 from assistant.devices import (
     Capability,
     Command,
@@ -136,13 +136,14 @@ class Zigbee2MqttAdapter(DeviceAdapter):
             "malformed": self.malformed,
         }
 
-    # -- more than the seam: renames ----------------------------------------------------------------------------
-    async def rename(self, device: Device, friendly_name: str) -> None:
-        """Rename the device in Zigbee2MQTT too (bridge/request/device/rename)."""
+    async def renamed(self, device: Device) -> None:
+        """Renamed in Hearth: rename it in Zigbee2MQTT too (bridge/request/device/rename), keeping any "area/"
+        prefix of its friendly name."""
         found = self._found.get(device.address)
-        if found is None:
-            raise DeviceError(ErrorCode.DEVICE_UNAVAILABLE, f"The {device.name} is not on the bridge.")
-        await self._publish("bridge/request/device/rename", {"from": found.friendly_name, "to": friendly_name})
+        if found is None or spoken_name(found.friendly_name) == device.name.lower():
+            return
+        prefix = found.friendly_name.rsplit("/", 1)[0] + "/" if "/" in found.friendly_name else ""
+        await self._publish("bridge/request/device/rename", {"from": found.friendly_name, "to": prefix + device.name})
 
     # -- the connection -----------------------------------------------------------------------------------------
     def _client_args(self) -> dict[str, Any]:

@@ -226,6 +226,16 @@ async def test_ids_survive_a_rename_in_zigbee2mqtt_and_a_restart(tmp_path: Path,
             await eventually(renamed)
             await api.say("turn off the couch light")
             assert sent(bridge, "couch light/set")[-1] == {"state": "OFF"}
+            await api.say("rename the couch light to reading lamp")
+
+            async def renamed_back() -> bool:
+                found = await devices(api)
+                return found["sofa_lamp"]["name"] == "reading lamp" and "reading lamp" in bridge.states
+
+            await eventually(renamed_back)
+            assert sent(bridge, "bridge/request/device/rename") == [{"from": "couch light", "to": "reading lamp"}]
+            await api.say("turn on the reading lamp")
+            assert sent(bridge, "reading lamp/set")[-1] == {"state": "ON"}
             reply = await api.say("look for new devices")
 
             async def joining() -> bool:
@@ -239,7 +249,7 @@ async def test_ids_survive_a_rename_in_zigbee2mqtt_and_a_restart(tmp_path: Path,
         try:
             await eventually(lambda: _all_listed(api))
             found = await devices(api)
-            assert found["sofa_lamp"]["name"] == "couch light" and len(found) == 8
+            assert found["sofa_lamp"]["name"] == "reading lamp" and len(found) == 8
             await bridge.remove("kettle plug")
             await eventually(lambda: _available(api, "kettle_plug", False))
         finally:
