@@ -165,11 +165,15 @@ def _build(cls: Any, data: Mapping[str, Any], where: str) -> Any:
     return cls(**kwargs)
 
 
+# HEARTH_* variables that are not settings: read by the CLI itself (which file, which token, show tracebacks).
+NOT_SETTINGS = frozenset({"HEARTH_CONFIG", "HEARTH_TOKEN", "HEARTH_DEBUG"})
+
+
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     """HEARTH_STORE__PATH=/x -> {"store": {"path": "/x"}}; HEARTH_DEMO=0 -> {"demo": "0"}."""
     out: dict[str, Any] = {}
     for key, value in env.items():
-        if not key.startswith("HEARTH_") or key == "HEARTH_CONFIG":
+        if not key.startswith("HEARTH_") or key in NOT_SETTINGS:
             continue
         parts = key[len("HEARTH_") :].lower().split("__")
         node = out

@@ -132,6 +132,21 @@ def test_from_another_directory_while_a_server_runs(live_server: LiveServer, tmp
     assert f"the server at {live_server.url} did not accept the token from --token" in line
 
 
+def test_the_clis_own_variables_are_not_settings(live_server: LiveServer, tmp_path: Path) -> None:
+    """$HEARTH_TOKEN and HEARTH_DEBUG, which the README tells people to set, are read by the CLI itself: they must
+    not be taken for configuration settings ("unknown setting(s) ['token']") and stop every command."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    port = live_server.url.rsplit(":", 1)[1]
+    env = {"HEARTH_SERVER__PORT": port, "HEARTH_TOKEN": live_server.token}
+    out = hearth("say", "turn on the desk lamp", "--server", live_server.url, db=None, cwd=elsewhere, env=env)
+    assert out.returncode == 0, out.stderr
+    assert _device(live_server, "desk_lamp")["state"]["on"] is True
+    out = hearth("devices", db=live_server.db, env={"HEARTH_DEBUG": "1"})
+    assert out.returncode == 0, out.stderr
+    assert "desk_lamp" in out.stdout
+
+
 def test_in_a_new_directory_without_a_server_it_says_what_it_created(tmp_path: Path) -> None:
     env = {"HEARTH_SERVER__PORT": str(free_port())}  # nothing answers there
     out = hearth("say", "turn on the kitchen lights", db=None, cwd=tmp_path, env=env)
