@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 from enum import StrEnum
+from typing import Any
 
-from assistant.devices import Capability, Command, CommandName, Device, DeviceState
+from assistant.devices import Capability, Command, CommandName, Device, DeviceKind, DeviceState
 from assistant.errors import ErrorCode, HearthError
 
 
@@ -95,33 +96,46 @@ def actor() -> Role | None:
     return _ACTOR.get()
 
 
-def risky_to_open(device: Device) -> bool:
-    """Doors that let people in (garage doors, gates, doors) need a yes, and a member or owner, to open."""
+# -- what lets people in: needs an explicit yes (every path) and a member or owner (every role check) -----------
+ENTRY_WORDS = ("garage", "gate", "door")
+
+
+def lets_people_in(device: Device) -> bool:
+    """Covers that are ways into the home (garage doors, gates, doors), as opposed to blinds and curtains."""
     text = f"{device.id} {device.name}".lower()
-    return any(word in text for word in ("garage", "gate", "door"))
+    return device.kind == DeviceKind.COVER and any(word in text for word in ENTRY_WORDS)
+
+
+def needs_confirmation(device: Device, command: Command, state: DeviceState | None = None) -> str | None:
+    """Why this command needs an explicit yes first (None when it does not): it unlocks a lock, or it opens a
+    garage door, gate or door further than it is now. `state` is the device's current state (None: unknown, so
+    any opening counts)."""
+    params = command.params
+    target: Any = None
+    match command.name:
+        case CommandName.UNLOCK:
+            return f"Unlocking the {device.name} needs a confirmation first."
+        case CommandName.OPEN:
+            target = 100
+        case CommandName.SET_POSITION:
+            target = params.get("position")
+        case CommandName.RESTORE:
+            wanted = params.get("state") or {}
+            if wanted.get("locked") is False and (state is None or state.locked is not False):
+                return f"Unlocking the {device.name} needs a confirmation first."
+            target = wanted.get("position")
+        case _:
+            return None
+    if not lets_people_in(device) or isinstance(target, bool) or not isinstance(target, int | float):
+        return None
+    if target > ((state.position if state is not None else None) or 0):
+        return f"Opening the {device.name} needs a confirmation first."
+    return None
 
 
 def command_permission(device: Device, command: Command, state: DeviceState | None = None) -> Permission:
-    """SECURE for commands that let people in: unlock, or open a garage door, gate or door further than it is now
-    (`state`, when known), also by `restore`."""
-    name = command.name
-    if name == CommandName.UNLOCK:
-        return Permission.SECURE
-    target: object = None
-    if name == CommandName.OPEN:
-        target = 100
-    elif name == CommandName.SET_POSITION:
-        target = command.params.get("position")
-    elif name == CommandName.RESTORE and isinstance(command.params.get("state"), dict):
-        wanted = command.params["state"]
-        if Capability.LOCK in device.capabilities and wanted.get("locked") is False:
-            return Permission.SECURE
-        target = wanted.get("position")
-    current = state.position if state is not None else None
-    opens = _positive(target) and (current is None or float(target) > current)  # type: ignore[arg-type]
-    if opens and Capability.POSITION in device.capabilities and risky_to_open(device):
-        return Permission.SECURE
-    return Permission.CONTROL
+    """SECURE for the commands that need a confirmation (they let people in), CONTROL for the rest."""
+    return Permission.SECURE if needs_confirmation(device, command, state) is not None else Permission.CONTROL
 
 
 def check_command(device: Device, command: Command, state: DeviceState | None = None) -> None:
@@ -135,10 +149,6 @@ def check_command(device: Device, command: Command, state: DeviceState | None = 
             f"A {role} can't {_verb(device)} the {device.name}; ask a member or owner of this home.",
             {"role": str(role), "needs": str(Permission.SECURE), "device": device.id},
         )
-
-
-def _positive(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 def _verb(device: Device) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant import access
+from assistant.access import needs_confirmation
 from assistant.bus import BusEvent, EventBus
 from assistant.devices import (
     READINGS,
@@ -17,8 +18,6 @@ from assistant.devices import (
     CommandName,
     Device,
     DeviceAdapter,
-    DeviceKind,
-    DeviceState,
     StateUpdate,
 )
 from assistant.errors import DeviceError, ErrorCode, HearthError
@@ -127,42 +126,6 @@ def validate_state(device: Device, raw: Any) -> dict[str, Any]:
                     raise HearthError(ErrorCode.VALIDATION, "state.color must be a colour name.", {"param": key})
                 out[key] = check_text(value.strip().lower(), "state.color")
     return out
-
-
-# -- the confirmation policy: one function, asked on every path (REST, conversation, undo, scenes, WebSocket) ------
-ENTRY_WORDS = ("garage", "gate", "door")
-
-
-def lets_people_in(device: Device) -> bool:
-    """Covers that are ways into the home (garage doors, gates, doors), as opposed to blinds and curtains."""
-    text = f"{device.id} {device.name}".lower()
-    return device.kind == DeviceKind.COVER and any(word in text for word in ENTRY_WORDS)
-
-
-def needs_confirmation(device: Device, command: Command, state: DeviceState) -> str | None:
-    """Why this command needs an explicit yes first (None when it does not): it unlocks a lock, or it opens a
-    garage door, gate or door further than it is now. `state` is the device's current state."""
-    params = command.params
-    target: Any = None
-    match command.name:
-        case CommandName.UNLOCK:
-            return f"Unlocking the {device.name} needs a confirmation first."
-        case CommandName.OPEN:
-            target = 100
-        case CommandName.SET_POSITION:
-            target = params.get("position")
-        case CommandName.RESTORE:
-            wanted = params.get("state") or {}
-            if wanted.get("locked") is False and state.locked is not False:
-                return f"Unlocking the {device.name} needs a confirmation first."
-            target = wanted.get("position")
-        case _:
-            return None
-    if not lets_people_in(device) or isinstance(target, bool) or not isinstance(target, int | float):
-        return None
-    if target > (state.position or 0):
-        return f"Opening the {device.name} needs a confirmation first."
-    return None
 
 
 @dataclass(slots=True)

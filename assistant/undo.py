@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assistant.control import needs_confirmation
+from assistant.access import needs_confirmation
 from assistant.devices import Command, CommandName, Device, DeviceState, settable_state
 from assistant.errors import HearthError
 from assistant.registry import Area, Floor, Home, Scene

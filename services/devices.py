@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from assistant import access
-from assistant.control import needs_confirmation
+from assistant.access import needs_confirmation
 from assistant.core import Core
 from assistant.devices import Capability, Command, CommandName, Device, DeviceKind, settable_state
 from assistant.dialogue import join_names
