@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from assistant.errors import DeviceError, ErrorCode
 LOG = logging.getLogger(__name__)
 
 PENDING_LIMIT = 10_000  # state messages kept for names not (yet) in bridge/devices
+IN_FLIGHT = 2_000  # reports handed to Hearth whose commit is still under way (they share group commits)
 READABLE = {  # what `<name>/get` asks for, per kind, when Hearth (re)connects
     DeviceKind.LIGHT: {"state": ""},
     DeviceKind.SWITCH: {"state": ""},
@@ -80,6 +82,7 @@ class Zigbee2MqttAdapter(DeviceAdapter):
         self._waiters: dict[str, list[tuple[dict[str, Any], asyncio.Future[DeviceState]]]] = {}
         self._pending: dict[str, bytes] = {}
         self._listed = asyncio.Event()  # bridge/devices seen on this connection
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     # -- the DeviceAdapter seam ---------------------------------------------------------------------------------
     async def start(self, sink: StateSink) -> None:
@@ -91,6 +94,7 @@ class Zigbee2MqttAdapter(DeviceAdapter):
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        await asyncio.gather(*self._in_flight, return_exceptions=True)  # what was received is recorded
 
     async def attach(self, device: Device, state: DeviceState | None) -> None:
         self._devices[device.address] = device
@@ -156,6 +160,7 @@ class Zigbee2MqttAdapter(DeviceAdapter):
             "identifier": cfg.client_id or f"hearth-{uuid.uuid4().hex[:8]}",
             "tls_context": ssl.create_default_context() if cfg.tls else None,
             "keepalive": 30,
+            "socket_options": ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),  # a command is one small packet
         }
 
     async def _run(self) -> None:
@@ -307,12 +312,22 @@ class Zigbee2MqttAdapter(DeviceAdapter):
             await self._report(ieee)
 
     async def _report(self, ieee: str) -> None:
+        """Hand the device's state to Hearth without waiting for its commit, so that a burst of reports shares
+        group commits; tasks start (and reach the store's queue) in arrival order, so the order is kept. At most
+        IN_FLIGHT wait at once: past that, the reader waits (back-pressure instead of loss)."""
         device = self._devices.get(ieee)
         if device is None or self._sink is None:
             return
+        update = StateUpdate(device.home_id, device.id, self._states.get(ieee, DeviceState()), self._is_available(ieee))
+        if len(self._in_flight) >= IN_FLIGHT:
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.get_running_loop().create_task(self._record(update))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _record(self, update: StateUpdate) -> None:
+        assert self._sink is not None
         try:
-            await self._sink(
-                StateUpdate(device.home_id, device.id, self._states.get(ieee, DeviceState()), self._is_available(ieee))
-            )
+            await self._sink(update)
         except Exception:
-            LOG.exception("zigbee2mqtt: could not record the state of %s", device.id)
+            LOG.exception("zigbee2mqtt: could not record the state of %s", update.device_id)
