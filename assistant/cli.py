@@ -174,6 +174,12 @@ def _server_token(args: argparse.Namespace, config: Config, found: instance.Foun
             f"the server at {url} owns {db} but has written no CLI token to {path} yet; try again once it has "
             "started, or pass --token",
         )
+    if getattr(args, "server", None):
+        raise HearthError(
+            ErrorCode.UNAUTHORIZED,
+            f"--server {url} needs a token: --token T or $HEARTH_TOKEN (on that server's machine, "
+            "`hearth token create --user NAME` prints one)",
+        )
     raise HearthError(
         ErrorCode.UNAUTHORIZED,
         f"a Hearth server is running at {url}, but not on {db}: give its database (--db FILE) or a token for it "

@@ -147,6 +147,13 @@ def test_the_clis_own_variables_are_not_settings(live_server: LiveServer, tmp_pa
     assert "desk_lamp" in out.stdout
 
 
+def test_server_without_a_token_says_that_a_token_is_missing(live_server: LiveServer, tmp_path: Path) -> None:
+    """--server URL names the server: without a token the line asks for one, not for that server's database."""
+    line = _one_error_line(hearth("say", "hi", "--server", live_server.url, db=None, cwd=tmp_path))
+    assert "--token" in line and "HEARTH_TOKEN" in line and "but not on" not in line, line
+    assert not (tmp_path / "hearth.db").exists()
+
+
 def test_in_a_new_directory_without_a_server_it_says_what_it_created(tmp_path: Path) -> None:
     env = {"HEARTH_SERVER__PORT": str(free_port())}  # nothing answers there
     out = hearth("say", "turn on the kitchen lights", db=None, cwd=tmp_path, env=env)
