@@ -156,16 +156,11 @@ class Conversations:
     @staticmethod
     def save_op(state: ConversationState) -> WriteOp:
         state.updated_at = time.time()
-        data = state.to_dict()
-        if data["last_action"] and data["last_action"].get("text") is not None:
-            # What was said is a transcript: only the turns table keeps those, under store.retention_days. The
-            # words stay in memory for follow-ups ("brighter" carries over to "and the bedroom").
-            data["last_action"] = {**data["last_action"], "text": None}
         row = (
             state.home_id,
             state.user_id,
             state.id,
-            dumps(data),
+            dumps(state.to_dict()),
             state.created_at,
             state.updated_at,
         )
