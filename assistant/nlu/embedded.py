@@ -274,7 +274,7 @@ class EmbeddedNluEngine(NluEngine):
         # unknown words only count against a destructive reading when nothing of the home is named
         home_named = any(e.entity in ("device", "area") for e in named)
         unknown = 0 if home_named else self._unknown_words(tokens, spans, rt)
-        intent, uncertain = self._calibrate(ranking, unknown)
+        intent, uncertain = self._calibrate(ranking, unknown, hedged(tokens))
         if intent.name in STATE_CHANGING and _only_names(delexicalised):
             # "the front door", "desk lamp please": a name alone does not say what to do with it; ask first
             uncertain = True
@@ -295,13 +295,22 @@ class EmbeddedNluEngine(NluEngine):
             count += 1
         return count
 
-    def _calibrate(self, ranking: list[IntentScore], unknown: int = 0) -> tuple[IntentScore, bool]:
+    def _calibrate(
+        self, ranking: list[IntentScore], unknown: int = 0, asks_about: bool = False
+    ) -> tuple[IntentScore, bool]:
         """The intent to report (nlu_fallback below its group's bar) and whether a state change should be asked.
 
         A destructive intent also falls back when the utterance holds a word training never saw: the request may
-        be about something else entirely, and a guess must not delete or unlock anything."""
+        be about something else entirely, and a guess must not delete or unlock anything. A question about the
+        action or a negated one ("how can I cancel", "don't delete it") is never the action: the best harmless
+        reading answers it, or nothing does."""
         cal = self.calibration
         top = ranking[0]
+        if top.name in DESTRUCTIVE and asks_about:
+            harmless = [s for s in ranking[1:] if s.name not in DESTRUCTIVE and s.name not in STATE_CHANGING]
+            if harmless and harmless[0].confidence >= HARMLESS_FLOOR:
+                return harmless[0], False
+            return IntentScore(FALLBACK_INTENT, cal.threshold_for(top.name)), False
         margin = top.confidence - (ranking[1].confidence if len(ranking) > 1 else 0.0)
         bar = cal.threshold_for(top.name)
         if top.confidence < bar or (
@@ -313,6 +322,34 @@ class EmbeddedNluEngine(NluEngine):
 
 
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er")
+
+# Sentence shapes that talk ABOUT an action instead of asking for it (used only to hold back destructive intents).
+HARMLESS_FLOOR = 0.02  # the least a harmless runner-up needs to answer a question about a destructive action
+_FILLERS = frozenset({"um", "uh", "er", "erm", "so", "hey", "ok", "okay", "well", "and", "but", "hearth", "please"})
+_WH = frozenset({"how", "what", "whats", "why", "where", "wheres", "when", "which", "whos", "who"})
+_AUX = frozenset({"is", "are", "does", "do", "did", "will", "would", "should", "can", "could", "may", "might", "if"})
+_ADDRESSEE = frozenset({"you", "ya", "u", "yall"})
+_NEGATIONS = frozenset({"dont", "never", "not", "wont", "shouldnt", "doesnt", "didnt", "mustnt", "neither"})
+_DESTROY_VERBS = frozenset(
+    {"delete", "remove", "erase", "wipe", "cancel", "unlock", "clear", "forget", "end", "stop", "terminate", "purge"}
+)
+
+
+def hedged(tokens: list[Token]) -> bool:
+    """A question about doing something ("how can I cancel", "is it possible to delete", "can I unlock") or a
+    negated request ("don't delete my data"), as opposed to a request to do it ("can you delete my data")."""
+    words = [t.text for t in tokens]
+    k = 0
+    while k < len(words) and words[k] in _FILLERS:
+        k += 1
+    if k < len(words):
+        first, after = words[k], words[k + 1] if k + 1 < len(words) else ""
+        if first in _WH or (first in _AUX and after not in _ADDRESSEE):
+            return True
+    for n, w in enumerate(words):
+        if w in _NEGATIONS and any(v in _DESTROY_VERBS for v in words[n + 1 : n + 4]):
+            return True
+    return False
 
 
 def _known(word: str, known: frozenset[str]) -> bool:
