@@ -171,9 +171,11 @@ def spoken_class(call: IntentCall) -> tuple[DeviceKind, str | None] | None:
         cls = _BY_WORD.get(said[-1]) if len(said) == 1 else None
         return (cls.kind, said[-1]) if cls is not None else None
     words = WORD.findall(call.text.lower())
-    for k in range(1, len(words)):  # never the first word ("switch off...", "light up...")
+    for k in range(len(words)):  # the first word only in "<class> on/off" ("fan on"), never "switch off", "light up"
         cls = _BY_WORD.get(words[k])
-        if cls is not None and words[k - 1] not in {"to", "please", "and", "you", "i", "we", "then"}:
+        if cls is None or (k == 0 and (words[0] == "switch" or len(words) > 3 or words[1:2] not in (["on"], ["off"]))):
+            continue
+        if k == 0 or words[k - 1] not in {"to", "please", "and", "you", "i", "we", "then"}:
             return cls.kind, words[k]
     return None
 
@@ -221,6 +223,17 @@ def unknown_mention(call: IntentCall) -> str | None:
         if name and not (set(name) & NOT_NAMES) and not all(n in _BY_WORD for n in name):
             return " ".join(name)
     return None
+
+
+def named_in_part(
+    home: Home, mention: str, capability: Capability | None, kinds: Collection[DeviceKind] | None
+) -> Device | None:
+    """The one device that can do it whose name (or alias) contains every word of the mention, if exactly one."""
+    said = frozenset(WORD.findall(mention.lower()))
+    if not said or said & NOT_NAMES:
+        return None
+    found = [d for d in home.find() if _fits(d, capability, kinds) and said <= _name_words(d)]
+    return found[0] if len(found) == 1 else None
 
 
 def unknown(home: Home, mention: str) -> Done:
@@ -306,10 +319,12 @@ def resolve(
             if found:
                 return found
         return []
-    # 6. a name the home does not have
+    # 6. a name the home does not have, unless its words are part of exactly one fitting device's name
+    #    ("the coffee" for the coffee maker); otherwise said plainly
     mention = unknown_mention(call)
     if mention is not None:
-        return unknown(home, mention)
+        part = named_in_part(home, mention, capability, kinds)
+        return [part] if part is not None else unknown(home, mention)
     # 7. "it", "them", or no target: what the conversation was about
     context = [home.device(d) for d in call.conversation.last_devices if d in home.devices]
     context = [d for d in context if _fits(d, capability, kinds)]

@@ -12,9 +12,31 @@ LEADING = frozenset({"hey", "ok", "okay", "hearth", "well", "so"})  # polite or 
 TRAILING = frozenset({"please", "hearth", "now", "then"})
 
 
+# Who says it does not change the routine: "I'm off to bed" and "we're off to bed" are one phrase.
+SUBJECTS = {"im": "i", "were": "i", "we": "i", "ive": "i", "weve": "i"}
+_SUBJECT_BE = {("i", "am"): "i", ("we", "are"): "i", ("i", "have"): "i", ("we", "have"): "i"}
+
+
+def subject_word(word: str) -> str:
+    """The form a first word takes in a phrase key ("we're" and "i'm" are both "i")."""
+    return SUBJECTS.get(word, word)
+
+
+def _same_speaker(words: list[str]) -> list[str]:
+    out: list[str] = []
+    for w in words:
+        if out and (out[-1], w) in _SUBJECT_BE:
+            out[-1] = _SUBJECT_BE[(out[-1], w)]
+            continue
+        out.append(w)
+    return [subject_word(w) for w in out]
+
+
 def phrase_key(text: str) -> str:
-    """How a phrase is compared: lowercase words, no punctuation or articles, polite fillers dropped."""
+    """How a phrase is compared: lowercase words, no punctuation or articles, polite fillers dropped, the speaker
+    ("I", "we") made one."""
     words = [w for w in WORD.findall(text.lower().replace("'", "").replace("\u2019", "")) if w not in ARTICLES]
+    words = _same_speaker(words)
     start, end = 0, len(words)
     while start < end and words[start] in LEADING:
         start += 1

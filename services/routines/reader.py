@@ -8,7 +8,7 @@ from assistant.nlu.result import Entity, IntentScore, NluResult
 from assistant.readings import UtteranceReader
 from assistant.registry import Home
 from services.routines.book import RoutineBook
-from services.routines.model import LEADING, phrase_key
+from services.routines.model import LEADING, phrase_key, subject_word
 
 # The verbs a command starts with: where "when I say <phrase> <command>" switches from the phrase to the command.
 COMMAND_VERBS = frozenset(
@@ -43,7 +43,7 @@ class RoutineReader(UtteranceReader):
 
     def read(self, text: str, home: Home, nlu: NluResult) -> NluResult | None:
         first = _FIRST.match(text.lower())
-        word = first.group(0).replace("'", "") if first else ""
+        word = subject_word(first.group(0).replace("'", "")) if first else ""
         if word in LEADING or word in self.book.first_words(home.id):
             routine = self.book.by_phrase(home.id, phrase_key(text))
             if routine is not None:
