@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.access import Role
+from assistant.access import ROLE_PERMISSIONS, Role
 from assistant.errors import ErrorCode, HearthError
 from assistant.store import Store
 
@@ -112,6 +112,11 @@ def hash_token(token: str) -> str:
 
 def _unauthorized(message: str = "A valid bearer token is required.") -> HearthError:
     return HearthError(ErrorCode.UNAUTHORIZED, message)
+
+
+def _lost_access(had: Role, has: Role | None) -> bool:
+    """Whether a change from role `had` to `has` (None: no longer a member) takes away any permission."""
+    return has is None or not ROLE_PERMISSIONS[had] <= ROLE_PERMISSIONS[has]
 
 
 def expiry(days: float | None, now: float | None = None) -> float | None:
@@ -239,14 +244,13 @@ class Auth:
         ]
 
     def members_changed(self, home_id: str, user_id: str) -> None:
-        """After a committed role change or removal: forget cached roles and end sessions that lost their access."""
+        """After a committed role change or removal: forget cached roles and end sessions that lost their access or
+        some of it (a live connection keeps the role it authenticated with, so a demoted one must reconnect)."""
         self._roles.clear()
         role = self.role(home_id, user_id)
         self._cache = {k: v for k, v in self._cache.items() if not (v.home_id == home_id and v.user_id == user_id)}
-        if role is None:
-            self._end(
-                lambda p: p.home_id == home_id and p.user_id == user_id, "You are no longer a member of this home."
-            )
+        reason = "You are no longer a member of this home." if role is None else "Your role in this home changed."
+        self._end(lambda p: p.home_id == home_id and p.user_id == user_id and _lost_access(p.role, role), reason)
 
     # -- tokens --------------------------------------------------------------------------------------------------
     def new_token(
@@ -458,10 +462,12 @@ class Auth:
         if live:
             marks = ",".join("?" * len(live))
             rows = self.store.query(
-                "SELECT t.id FROM api_tokens t JOIN memberships m ON m.home_id = t.home_id AND m.user_id = t.user_id "
+                "SELECT t.id, m.role FROM api_tokens t "
+                "JOIN memberships m ON m.home_id = t.home_id AND m.user_id = t.user_id "
                 f"WHERE t.id IN ({marks}) AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)",
                 (*live, now),
             )
-            valid = {r["id"] for r in rows}
+            valid = {r["id"]: Role(r["role"]) for r in rows}
             self._end(lambda p: p.token_id not in valid, "This token was revoked.")
+            self._end(lambda p: _lost_access(p.role, valid[p.token_id]), "Your role in this home changed.")
         return True

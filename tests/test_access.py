@@ -225,6 +225,21 @@ async def test_owner_manages_users_and_a_home_keeps_an_owner(api: Api) -> None:
     assert (await api.call("GET", "/api/v1/devices", token=guest))[0] == 401
 
 
+async def test_demotion_closes_the_members_open_websocket(api: Api) -> None:
+    """A socket keeps the role it authenticated with, so losing a permission must end it (the client reconnects)."""
+    mem = await member(api, "meg", "member")
+    meg = {u["name"]: u for u in (await api.call("GET", "/api/v1/users"))[1]["users"]}["meg"]["user_id"]
+    async with socket(api, mem) as ws:
+        assert (await api.call("PATCH", f"/api/v1/users/{meg}", json={"role": "guest"}))[0] == 200
+        code, seen = await closed_with(ws)
+        assert code == 4401 and "role" in seen[-1]["error"]["message"]
+    async with socket(api, mem) as ws:  # the same token connects again, now as a guest
+        await ws.send_json({"type": "ping", "id": 1})
+        async with asyncio.timeout(TIMEOUT):
+            while (await ws.receive_json())["type"] != "pong":
+                pass
+
+
 async def test_token_api_validates_and_stays_in_its_home(api: Api) -> None:
     for body in [{}, {"user": ""}, {"user": "demo", "expires_days": 0}, {"user": "demo", "extra": 1}]:
         status, answer = await api.call("POST", "/api/v1/tokens", json=body)
