@@ -15,7 +15,7 @@ from typing import Any
 
 from assistant.access import ROLE_PERMISSIONS, Role
 from assistant.errors import ErrorCode, HearthError
-from assistant.store import Store
+from assistant.store import Change, Store
 
 TOKEN_PREFIX = "hth_"
 LOGIN_PREFIX = "hlc_"
@@ -428,8 +428,9 @@ class Auth:
             return 0
         return int(row["n"]) if row else 0
 
-    def last_used_ops(self, now: float | None = None, force: bool = False) -> list[WriteOp]:
-        """Ops that record tokens' last use: at most once a minute per token (all pending when `force`)."""
+    def last_used_change(self, now: float | None = None, force: bool = False) -> Change | None:
+        """A change that records tokens' last use: at most once a minute per token (all pending when `force`); what
+        it wrote counts as written only once it has committed (a failed write is tried again next round)."""
         now = now or time.time()
         due = [
             (ts, token_id)
@@ -438,14 +439,21 @@ class Auth:
             and (force or now - self._written.get(token_id, 0.0) >= LAST_USED_EVERY_S)
         ]
         if not due:
-            return []
-        for ts, token_id in due:
-            self._written[token_id] = ts
-        return [
-            lambda c: c.executemany(
-                "UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?", due
+            return None
+
+        def written() -> None:
+            for ts, token_id in due:
+                self._written[token_id] = max(ts, self._written.get(token_id, 0.0))
+
+        return (
+            Change()
+            .write(
+                lambda c: c.executemany(
+                    "UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?", due
+                )
             )
-        ]
+            .then(written)
+        )
 
     def sync(self, now: float | None = None) -> bool:
         """Close connections whose token expired; when another process changed tokens, memberships or homes, drop the

@@ -85,9 +85,9 @@ class Core:
 
     async def stop(self) -> None:
         await self.tasks.shutdown()
-        ops = self.auth.last_used_ops(force=True)
-        if ops:
-            self.store.write_sync(*ops)
+        change = self.auth.last_used_change(force=True)
+        if change is not None:
+            self.store.commit_sync(change)
         await self.control.stop()
         await self.nlu.close()
         for engine in (self.stt, self.tts):
@@ -139,9 +139,9 @@ class Core:
         while True:
             await asyncio.sleep(ACCESS_SYNC_S)
             try:
-                ops = self.auth.last_used_ops()
-                if ops:
-                    await self.store.write(*ops)
+                change = self.auth.last_used_change()
+                if change is not None:
+                    await self.store.commit(change)
                 if self.auth.sync():
                     await self.adopt_homes()
             except Exception:  # keep the loop alive; the next round tries again
