@@ -110,6 +110,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         async def announce(app: web.Application) -> None:
             instance.ensure_cli_token(core, config.store.path)
+            # Revoked or expired while the server runs: write a new one, so the CLI is not locked out until a restart.
+            core.access_changed.append(lambda: instance.ensure_cli_token(core, config.store.path))
             row = core.store.query_one("SELECT 1 AS ok FROM memberships LIMIT 1")
             base = f"{url}/"
             if row is not None and not args.quiet:

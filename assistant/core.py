@@ -61,6 +61,8 @@ class Core:
         # in the OpenAPI document); build_server calls them once.
         self.web_routes: list[Callable[[Any], None]] = []
         self.extras: dict[str, Any] = {}  # plug-ins keep their shared objects here (e.g. speech engines)
+        # Run after tokens, memberships or homes changed (here or in another process), within about a second.
+        self.access_changed: list[Callable[[], None]] = []
         self.started = False
 
     async def start(self, seed: bool = True) -> None:
@@ -144,6 +146,8 @@ class Core:
                     await self.store.commit(change)
                 if self.auth.sync():
                     await self.adopt_homes()
+                    for hook in self.access_changed:
+                        hook()
             except Exception:  # keep the loop alive; the next round tries again
                 LOG.exception("access sync failed")
 

@@ -241,3 +241,25 @@ def test_configuration_precedence_toml_then_environment_then_flags(tmp_path: Pat
     assert made() == {"from_toml.db", "from_env.db"}
     run("from_env.db", "from_flag.db")
     assert made() == {"from_toml.db", "from_env.db", "from_flag.db"}
+
+
+def test_a_revoked_cli_token_is_replaced_by_the_running_server(live_server: LiveServer) -> None:
+    """Revoking the server's own CLI token (by mistake, or to rotate it) must not leave `hearth say` refused until a
+    restart: the server writes a new one, and the next command goes through."""
+    db = live_server.db
+    cli_token = Path(f"{db}.cli-token")
+    assert ok(hearth("say", "turn on the porch light", db=db)) == "Turned on the porch light."
+    old = cli_token.read_text().strip()
+    token_id = next(
+        t["id"] for t in json.loads(ok(hearth("token", "list", "--json", db=db))) if t["label"] == "hearth CLI"
+    )
+    ok(hearth("token", "revoke", token_id, db=db))
+    deadline = time.monotonic() + 10
+    while cli_token.read_text().strip() == old and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cli_token.read_text().strip() != old and mode(cli_token) == 0o600
+    assert ok(hearth("say", "turn off the porch light", db=db)) == "Turned off the porch light."
+    statuses = [
+        t["status"] for t in json.loads(ok(hearth("token", "list", "--json", db=db))) if t["label"] == "hearth CLI"
+    ]
+    assert sorted(statuses) == ["active", "revoked"]
