@@ -118,9 +118,21 @@ def size_of(said: set[str]) -> Size:
     return Size.NORMAL
 
 
+# Complaints say the direction by what is wrong: "too bright" wants it lower, "it's freezing" wants it warmer.
+TOO_HIGH = frozenset({"bright", "light", "hot", "warm", "high", "glaring", "harsh", "stuffy"})
+TOO_LOW = frozenset({"dark", "dim", "cold", "cool", "chilly", "low", "gloomy"})
+FEELS_COLD = frozenset({"freezing", "chilly", "frozen", "nippy", "icy"})
+FEELS_HOT = frozenset({"boiling", "roasting", "sweltering", "baking", "sweating", "stifling"})
+
+
 def direction_of(said: set[str]) -> int:
     """+1 up, -1 down, 0 when the words do not say."""
     up, down = bool(said & UP_WORDS), bool(said & DOWN_WORDS)
+    if not up and not down:
+        if "too" in said:
+            up, down = bool(said & TOO_LOW), bool(said & TOO_HIGH)
+        else:
+            up, down = bool(said & FEELS_COLD), bool(said & FEELS_HOT)
     return 1 if up and not down else -1 if down and not up else 0
 
 
