@@ -60,7 +60,12 @@ class _JsonErrorRequestHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        super().handle_error(request, status, exc, message)  # logs; raises if a response was already started
+        if status >= 500:
+            super().handle_error(request, status, exc, message)  # logs; raises if a response was already started
+        else:  # the client's mistake: one debug line, not an ERROR with a traceback for every bad request
+            self.logger.debug("bad request from %s: %s", request.remote, exc or message)
+            if request.writer.output_size > 0:
+                raise ConnectionError("Response is sent already, cannot send another response with the error message")
         if isinstance(exc, LineTooLong):
             limit = exc.args[1] if len(exc.args) > 1 else "the limit"
             err = HearthError(

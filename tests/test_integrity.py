@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -206,7 +207,10 @@ async def test_hostile_json_gets_a_typed_400(api: Api, raw: str, code: str) -> N
     assert status == 400 and body["error"]["code"] == "invalid_json", body
 
 
-async def test_a_url_or_header_over_the_limit_gets_the_json_error_shape(api: Api) -> None:
+async def test_a_url_or_header_over_the_limit_gets_the_json_error_shape(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aiohttp.server")
     for path, headers in [
         ("/api/v1/devices/" + "a" * 20000, api.headers()),
         ("/api/v1/devices", {**api.headers(), "X-Big": "b" * 20000}),
@@ -217,6 +221,8 @@ async def test_a_url_or_header_over_the_limit_gets_the_json_error_shape(api: Api
                 assert resp.content_type == "application/json"
                 body = await resp.json()
                 assert set(body["error"]) >= {"code", "message"}, body
+    # A client's mistake is not the server's error: no ERROR line with a traceback per bad request in the log.
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     await still_works(api)
 
 
