@@ -43,6 +43,8 @@ def setup(core: Core) -> None:
             LOG.warning("zigbee2mqtt: there is no home %r to add devices to", home_id)
             return []
         home = homes[home_id]
+        if adapter.config.events_topic and adapter.events is None:
+            adapter.events = core.bus.subscribe(home_id)
         by_ieee = {e.device.address: e.device for e in home.devices.values() if e.device.adapter == adapter.name}
         taken = set(home.devices)
         change = Change()

@@ -16,6 +16,7 @@ import orjson
 
 from adapters.zigbee2mqtt.config import Zigbee2MqttConfig
 from adapters.zigbee2mqtt.exposes import Model, expected, model, parse_state, set_payload, spoken_name
+from assistant.bus import Subscription
 from assistant.devices import (
     Capability,
     Command,
@@ -65,6 +66,7 @@ class Zigbee2MqttAdapter(DeviceAdapter):
         self.config = config
         self.base = config.base_topic.strip("/")
         self.directory: Directory | None = None  # set by setup(core): registers what the bridge lists
+        self.events: Subscription | None = None  # set by setup(core) with events_topic: Hearth's live events
         self.connected = False
         self.last_error: str | None = None
         self.messages = 0  # MQTT messages handled (for the benchmark and health)
@@ -176,8 +178,13 @@ class Zigbee2MqttAdapter(DeviceAdapter):
                     self.last_error = None
                     delay = self.config.reconnect_min_s
                     LOG.info("zigbee2mqtt: connected to %s:%s", self.config.host, self.config.port)
-                    async for message in client.messages:
-                        await self._handle(message.topic.value, message.payload)
+                    pump = asyncio.get_running_loop().create_task(self._pump_events(client), name="z2m-events")
+                    try:
+                        async for message in client.messages:
+                            await self._handle(message.topic.value, message.payload)
+                    finally:
+                        pump.cancel()
+                        await asyncio.gather(pump, return_exceptions=True)
             except (aiomqtt.MqttError, DeviceError) as exc:
                 self.last_error = str(exc) or type(exc).__name__
                 LOG.warning("zigbee2mqtt: broker %s:%s: %s", self.config.host, self.config.port, self.last_error)
@@ -189,6 +196,22 @@ class Zigbee2MqttAdapter(DeviceAdapter):
                     await self._lost()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.config.reconnect_max_s)
+
+    async def _pump_events(self, client: aiomqtt.Client) -> None:
+        """Hearth's own live events to <events_topic>/<type>, while connected (the subscription keeps the newest
+        256 while the broker is away)."""
+        topic = self.config.events_topic.strip("/")
+        if not topic:
+            return
+        while True:
+            if self.events is None:
+                await asyncio.sleep(0.2)  # the home is known once the bridge has listed its devices
+                continue
+            event = await self.events.get()
+            try:
+                await client.publish(f"{topic}/{event.type}", orjson.dumps(event.to_dict()))
+            except aiomqtt.MqttError:
+                return
 
     async def _lost(self) -> None:
         """The broker went away: nothing can be commanded, and Hearth says so (every device unavailable)."""

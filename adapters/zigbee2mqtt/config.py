@@ -23,6 +23,7 @@ class Zigbee2MqttConfig:
     reconnect_min_s: float = 0.5  # first wait after a lost connection; doubles up to reconnect_max_s
     reconnect_max_s: float = 30.0
     permit_join_s: int = 120  # how long "look for new devices" keeps the Zigbee network open
+    events_topic: str = ""  # if set, Hearth's live events of that home go to <events_topic>/<type> (JSON)
 
 
 def load(config: Config) -> Zigbee2MqttConfig:
@@ -37,6 +38,12 @@ def load(config: Config) -> Zigbee2MqttConfig:
         raise ConfigError(
             "zigbee2mqtt.reconnect_min_s must be above 0 and at most reconnect_max_s (at most 600)",
             key="zigbee2mqtt.reconnect_min_s",
+        )
+    events = section.events_topic.strip("/")
+    if section.events_topic and (not events or any(c in events for c in "#+") or f"{events}/".startswith(f"{base}/")):
+        raise ConfigError(
+            "zigbee2mqtt.events_topic must be a topic without wildcards, outside base_topic",
+            key="zigbee2mqtt.events_topic",
         )
     if not 0 <= section.permit_join_s <= 254:
         raise ConfigError("zigbee2mqtt.permit_join_s must be 0-254", key="zigbee2mqtt.permit_join_s")

@@ -33,6 +33,7 @@ def test_the_section_is_read_from_the_file_and_the_environment(tmp_path: Path) -
         ('base_topic = "zigbee2mqtt/#"', "zigbee2mqtt.base_topic"),
         ('hots = "typo"', "hots"),
         ('port = "many"', "zigbee2mqtt.port"),
+        ('events_topic = "zigbee2mqtt/hearth"', "zigbee2mqtt.events_topic"),
     ],
 )
 def test_a_bad_section_stops_hearth_with_the_key(tmp_path: Path, section: str, key: str) -> None:

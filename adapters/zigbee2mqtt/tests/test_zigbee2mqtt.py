@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
+import orjson
 import pytest
 
 from adapters.zigbee2mqtt.tests.bridge import Bridge
@@ -255,6 +257,27 @@ async def test_ids_survive_a_rename_in_zigbee2mqtt_and_a_restart(tmp_path: Path,
         finally:
             await close(runner, api)
     finally:
+        await bridge.stop()
+
+
+async def test_hearth_publishes_its_own_device_events(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    bridge = Bridge(mosquitto.port)
+    await bridge.start()
+    runner, api = await hearth(tmp_path, mosquitto.port, events_topic="hearth/events")
+    try:
+        await eventually(lambda: _all_listed(api))
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="follower") as follower:
+            await follower.subscribe("hearth/events/#")
+            await api.say("turn on the sofa lamp")
+            async with asyncio.timeout(WAIT):
+                async for message in follower.messages:
+                    event = orjson.loads(message.payload)
+                    data = event["data"]
+                    if message.topic.value == "hearth/events/device.status" and data["device_id"] == "sofa_lamp":
+                        if data["state"].get("on") is True:  # earlier ones are the resync at start (off)
+                            break
+    finally:
+        await close(runner, api)
         await bridge.stop()
 
 
