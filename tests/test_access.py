@@ -73,7 +73,9 @@ async def test_revoked_token_is_refused_at_once_on_rest(api: Api) -> None:
     assert status == 200
 
 
-async def test_revocation_closes_an_open_websocket_with_4401(api: Api) -> None:
+async def test_revocation_closes_an_open_websocket_with_4401(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    # At once, not by the once-a-second check for other processes' changes: that check is switched off here.
+    monkeypatch.setattr(api.core.auth, "sync", lambda now=None: False)
     made = await new_token(api)
     async with socket(api, made["token"]) as ws, socket(api, api.token) as other:
         await ws.send_json({"type": "ping", "id": 1})
@@ -90,8 +92,9 @@ async def test_revocation_closes_an_open_websocket_with_4401(api: Api) -> None:
                 pass
 
 
-async def test_revocation_closes_an_open_voice_stream_too(voice_api: Api) -> None:
+async def test_revocation_closes_an_open_voice_stream_too(voice_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     api = voice_api
+    monkeypatch.setattr(api.core.auth, "sync", lambda now=None: False)  # at once, not by the periodic check
     made = await new_token(api)
     async with asyncio.timeout(TIMEOUT), api.session.ws_connect(api.url + "/api/v1/voice/stream") as ws:
         await ws.send_json({"type": "auth", "token": made["token"]})
