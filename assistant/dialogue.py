@@ -71,10 +71,14 @@ def join_names(names: Iterable[str], conjunction: str = "and") -> str:
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
+def capitalized(text: str) -> str:
+    """ "the desk lamp" -> "The desk lamp" (the rest as it is; "" stays "")."""
+    return text[:1].upper() + text[1:]
+
+
 def _sentence(text: str) -> str:
     """ "turn off the coffee maker." -> "Turn off the coffee maker" (for echoing a reading back as a question)."""
-    text = text.strip().rstrip(".!?,;: ")
-    return text[:1].upper() + text[1:]
+    return capitalized(text.strip().rstrip(".!?,;: "))
 
 
 @dataclass(slots=True)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from assistant.devices import Capability, Command, CommandName, Device, DeviceKind, DeviceState
-from assistant.dialogue import join_names
+from assistant.dialogue import capitalized, join_names
 from assistant.errors import ErrorCode
 from assistant.intents import Done, IntentCall, IntentHandler, Outcome, Slot, SlotType
 from assistant.turn import ActionTaken, Reply, ReplyKind
@@ -171,7 +171,7 @@ def _current(level: Level, state: DeviceState, direction: int) -> float:
 
 def _speak_name(text: str, devices: list[Device]) -> dict[str, str]:
     plural = len(devices) > 1 or devices[0].name.endswith(("lights", "blinds", "s"))
-    return {"Name": text[0].upper() + text[1:], "is": "are" if plural else "is", "it": "they" if plural else "it"}
+    return {"Name": capitalized(text), "is": "are" if plural else "is", "it": "they" if plural else "it"}
 
 
 async def change(
@@ -190,7 +190,7 @@ async def change(
         names = join_names(the(d) for d in devices)
         return Done(
             Reply(
-                f"{names[0].upper()}{names[1:]} can't go up or down.",
+                f"{capitalized(names)} can't go up or down.",
                 ReplyKind.ERROR,
                 error_code=str(ErrorCode.UNSUPPORTED_COMMAND),
             ),
@@ -245,7 +245,7 @@ def _done_speech(
         value = values.pop()
         if level is POSITION:
             verb_be = "are" if len(devices) > 1 or names.endswith("s") else "is"
-            return f"{names[0].upper()}{names[1:]} {verb_be} now {level.say(value)}."
+            return f"{capitalized(names)} {verb_be} now {level.say(value)}."
         return f"Set {names} to {level.say(value)}."
     verb = {
         BRIGHTNESS: ("brighter", "dimmer"),
@@ -264,7 +264,7 @@ async def adjust_devices(call: IntentCall, devices: list[Device], direction: int
         names = join_names(the(d) for d in devices) or "That"
         return Done(
             Reply(
-                f"{names[0].upper()}{names[1:]} can only be switched on or off.",
+                f"{capitalized(names)} can only be switched on or off.",
                 ReplyKind.ERROR,
                 error_code=str(ErrorCode.UNSUPPORTED_COMMAND),
             ),

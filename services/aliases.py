@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from assistant.dialogue import capitalized
 from assistant.eventlog import EventType, append_op
 from assistant.intents import Done, IntentCall, IntentHandler, Outcome, Slot, SlotType
 from assistant.nlu.result import Entity, IntentScore, NluResult
@@ -96,7 +97,7 @@ class RemoveAlias(IntentHandler):
         else:
             return Done(
                 Reply(
-                    f"{alias[:1].upper()}{alias[1:]} isn't another name for anything, so there's nothing to forget.",
+                    f"{capitalized(alias)} isn't another name for anything, so there's nothing to forget.",
                     ReplyKind.ANSWER,
                 ),
                 undoable=False,

@@ -10,7 +10,7 @@ from assistant import access
 from assistant.access import needs_confirmation
 from assistant.core import Core
 from assistant.devices import Capability, Command, CommandName, Device, DeviceKind, settable_state
-from assistant.dialogue import join_names
+from assistant.dialogue import capitalized, join_names
 from assistant.errors import ErrorCode, HearthError
 from assistant.eventlog import EventType, append_op
 from assistant.intents import Ask, Confirm, Done, IntentCall, IntentHandler, Outcome, Slot, SlotType
@@ -150,7 +150,7 @@ class SetColor(IntentHandler):
             names = join_names(the(d) for d in found) or "that light"
             return Done(
                 Reply(
-                    f"{names[0].upper()}{names[1:]} can't change colour.",
+                    f"{capitalized(names)} can't change colour.",
                     ReplyKind.ERROR,
                     error_code=str(ErrorCode.UNSUPPORTED_COMMAND),
                 ),
@@ -309,7 +309,7 @@ def describe(entry: DeviceEntry, home: Home) -> str:
     """One sentence on a device's state."""
     dev, s = entry.device, entry.state
     name = the(dev)
-    cap = name[0].upper() + name[1:]
+    cap = capitalized(name)
     verb = is_are([dev])
     if not entry.available:
         return f"{cap} {verb} not responding right now."
@@ -411,9 +411,9 @@ class ActivateScene(IntentHandler):
         risky = [d for d, c in commands if needs_confirmation(d, c, home.entry(d.id).state)]
         if risky and not call.confirmed:
             names = join_names(the(d) for d in risky)
-            return Confirm(f"{scene.name[0].upper()}{scene.name[1:]} would open or unlock {names}. Are you sure?")
+            return Confirm(f"{capitalized(scene.name)} would open or unlock {names}. Are you sure?")
         outcome = await call.core.control.execute(home, commands, call.confirmed)
-        speech = f"{scene.name[0].upper()}{scene.name[1:]} is on."
+        speech = f"{capitalized(scene.name)} is on."
         if outcome.failures:
             speech += " " + " ".join(err.message for _, err in outcome.failures)
         return Done(

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from assistant.devices import Capability, Device
-from assistant.dialogue import join_names
+from assistant.dialogue import capitalized, join_names
 from assistant.intents import Done, IntentCall
 from assistant.turn import Reply, ReplyKind
 from services.targets import floor_in, of_class, scoped, spoken_class, the
@@ -31,10 +31,6 @@ CHANGES: tuple[tuple[frozenset[str], str, Any], ...] = (
 )
 
 
-def _cap(text: str) -> str:
-    return text[0].upper() + text[1:] if text else text
-
-
 def what_is_on(call: IntentCall) -> Done:
     """ "What's on right now", "which lights are on upstairs": the devices in scope that are on."""
     home = call.home
@@ -51,7 +47,7 @@ def what_is_on(call: IntentCall) -> Done:
     else:
         names = join_names(the(d) for d in on[:8])
         more = f" and {len(on) - 8} more" if len(on) > 8 else ""
-        speech = f"{_cap(names)}{more} {'is' if len(on) == 1 else 'are'} on{where}."
+        speech = f"{capitalized(names)}{more} {'is' if len(on) == 1 else 'are'} on{where}."
     card = {"devices": [home.entry(d.id).view(home.areas) for d in on[:20]]}
     return Done(Reply(speech, ReplyKind.ANSWER, card=card), context_devices=[d.id for d in on], undoable=False)
 
@@ -154,12 +150,12 @@ async def who_changed(call: IntentCall, devices: list[Device]) -> Done:
             name = user["name"] if user else data["user_id"]
             you = data["user_id"] == call.turn.user_id
             channel = CHANNELS.get(str(data.get("channel")), f"through {data.get('channel')}")
-            who = "You" if you else _cap(name)
+            who = "You" if you else capitalized(name)
             speech = f"{who} {what} {when}, {channel}."
             card.update({"user_id": data["user_id"], "user": name, "channel": data.get("channel")})
         else:
             state = _state_word(change, after)
-            speech = f"{_cap(the(device))} changed at the device itself, not through me: it was {state} {when}."
+            speech = f"{capitalized(the(device))} changed at the device itself, not through me: it was {state} {when}."
         return Done(Reply(speech, ReplyKind.ANSWER, card=card), context_devices=[device.id], undoable=False)
     names = join_names(the(d) for d in devices[:4]) or "that"
     return Done(

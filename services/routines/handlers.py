@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from assistant.dialogue import join_names
+from assistant.dialogue import capitalized, join_names
 from assistant.errors import ErrorCode, HearthError
 from assistant.intents import (
     Ask,
@@ -45,10 +45,6 @@ def split_command(command: str) -> list[str]:
     if current:
         parts.append(" ".join(current))
     return parts
-
-
-def _cap(text: str) -> str:
-    return text[0].upper() + text[1:] if text else text
 
 
 class RoutineHandler(IntentHandler):
@@ -91,7 +87,7 @@ class RunRoutine(RoutineHandler):
         if not said and not actions:
             said.append("There was nothing to change.")
         return Done(
-            Reply(f"{_cap(routine.name)}. " + " ".join(said), ReplyKind.DONE if actions else ReplyKind.ANSWER,
+            Reply(f"{capitalized(routine.name)}. " + " ".join(said), ReplyKind.DONE if actions else ReplyKind.ANSWER,
                   actions=actions, card={"routine": routine.id}),
             context_devices=list(dict.fromkeys(context)),
         )  # fmt: skip
