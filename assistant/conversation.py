@@ -16,6 +16,26 @@ HISTORY_DEPTH = 10
 
 
 @dataclass(slots=True)
+class LastRequest:
+    """The last request handled, for follow-ups ("the bedroom as well") and corrections ("no, I meant ...").
+
+    Its words (`text`) stay in memory only: what was said is kept only as the transcript retention allows."""
+
+    intent: str
+    slots: dict[str, Any]
+    turn: int | None = None
+    text: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LastRequest:
+        turn = data.get("turn")
+        return cls(str(data["intent"]), dict(data.get("slots") or {}), int(turn) if turn is not None else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intent": self.intent, "slots": self.slots, "turn": self.turn}
+
+
+@dataclass(slots=True)
 class Pending:
     """A question Hearth asked and waits on: a slot to fill, or "confirm"."""
 
@@ -73,9 +93,7 @@ class ConversationState:
     turns: int = 0
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
-    # The last request handled, for follow-ups ("the bedroom as well") and corrections ("no, I meant ..."):
-    # {"intent": str, "slots": {...}, "turn": n}.
-    last_action: dict[str, Any] | None = None
+    last_action: LastRequest | None = None
 
     def live_pending(self) -> Pending | None:
         if self.pending and time.time() - self.pending.created_at > PENDING_TTL_S:
@@ -102,7 +120,7 @@ class ConversationState:
             turns=int(data.get("turns", 0)),
             created_at=float(data.get("created_at", time.time())),
             updated_at=float(data.get("updated_at", time.time())),
-            last_action=data.get("last_action"),
+            last_action=LastRequest.from_dict(data["last_action"]) if data.get("last_action") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,8 +134,7 @@ class ConversationState:
             "turns": self.turns,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
-            # the request's words stay in memory only: what was said is kept only as the transcript retention allows
-            "last_action": {k: v for k, v in self.last_action.items() if k != "text"} if self.last_action else None,
+            "last_action": self.last_action.to_dict() if self.last_action else None,
         }
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from assistant import access, journal
 from assistant.access import Role
 from assistant.bus import BusEvent
-from assistant.conversation import Conversations, ConversationState, Pending
+from assistant.conversation import Conversations, ConversationState, LastRequest, Pending
 from assistant.errors import ErrorCode, HearthError, NluError
 from assistant.eventlog import EventOp, EventType, append_op
 from assistant.intents import (
@@ -260,7 +260,7 @@ class DialogueManager:
             # not an answer to it: the question is dropped and the turn stands on its own; a correction of it
             # ("actually, the tv") redoes the request the question was about, on the corrected target
             if _flow_reading(nlu) == "correct" and pending.awaiting != "confirm":
-                conv.last_action = {"intent": pending.intent, "slots": pending.slots, "turn": None, "text": None}
+                conv.last_action = LastRequest(pending.intent, pending.slots)
         parts = None if whole else await self._split(turn.text, home)
         if parts is not None:
             return await self._compound(parts, turn, home, conv)
@@ -336,8 +336,8 @@ class DialogueManager:
     def _replay(turn: Turn, conv: ConversationState) -> Turn:
         """The turn as the handler sees it when the last request runs again: with that request's words, so that
         its cues ("brighter", "all") hold for the new target; the new target itself comes in the slots."""
-        text = (conv.last_action or {}).get("text")
-        return replace(turn, text=str(text)) if text else turn
+        text = conv.last_action.text if conv.last_action else None
+        return replace(turn, text=text) if text else turn
 
     def _retarget(
         self, nlu: NluResult, home: Home, conv: ConversationState, correction: bool
@@ -345,14 +345,14 @@ class DialogueManager:
         """The last request's intent with its slots, its target replaced by the one this turn names. A bare
         fragment repeats only intents that allow it; a correction ("no, I meant the kitchen") redoes any."""
         last = conv.last_action
-        handler = self.handlers.get(last["intent"]) if last else None
+        handler = self.handlers.get(last.intent) if last else None
         if last is None or handler is None or not (handler.follow_up or correction):
             what = join_names(f"the {e.text}" for e in nlu.entities if e.entity in TARGET_ENTITIES)
             speech = f"What should I do with {what}?" if what else NOT_UNDERSTOOD
             return Done(Reply(speech, ReplyKind.NOT_UNDERSTOOD), undoable=False)
         if correction:
             # "not the office, the kitchen": the target said before is the one being taken back
-            old = last["slots"]
+            old = last.slots
             said_before = {*(old.get("device") or ()), *(old.get("device_options") or ()), old.get("area")}
             fresh = [e for e in nlu.entities if not (e.entity in {"device", "area"} and e.value in said_before)]
             if any(e.entity in TARGET_ENTITIES for e in fresh):
@@ -363,7 +363,7 @@ class DialogueManager:
             return Done(Reply(err.message, ReplyKind.ERROR, error_code=str(err.code)), undoable=False)
         if not any(k in new for k in TARGET_SLOTS):
             return Done(Reply(NOT_UNDERSTOOD, ReplyKind.NOT_UNDERSTOOD), undoable=False)
-        slots = dict(last["slots"])
+        slots = dict(last.slots)
         if {"device", "device_options", "device_class"} & new.keys():
             dropped: tuple[str, ...] = TARGET_SLOTS if handler.area_is_target else DEVICE_DROPS
         else:
@@ -371,7 +371,7 @@ class DialogueManager:
         for key in dropped:
             slots.pop(key, None)
         slots.update(new)
-        return str(last["intent"]), slots
+        return last.intent, slots
 
     async def _follow_up(self, turn: Turn, nlu: NluResult, home: Home, conv: ConversationState) -> Outcome:
         """ "the bedroom as well", "now the office": the last request again, on the new target."""
@@ -390,7 +390,7 @@ class DialogueManager:
                 return Done(Reply("Sorry. What did you mean?", ReplyKind.ANSWER), undoable=False)
             return found
         intent, slots = found
-        last_turn = conv.last_action["turn"] if conv.last_action else None
+        last_turn = conv.last_action.turn if conv.last_action else None
         reverted = None
         prior: list[dict[str, Any]] = []
         if conv.history and conv.history[-1].get("turn") == last_turn:
@@ -566,7 +566,7 @@ class DialogueManager:
             if outcome.reply.intent is None:
                 outcome.reply.intent = intent
             if handler.slots and outcome.reply.kind in {ReplyKind.DONE, ReplyKind.ANSWER}:
-                conv.last_action = {"intent": intent, "slots": slots, "turn": conv.turns, "text": turn.text}
+                conv.last_action = LastRequest(intent, slots, conv.turns, turn.text)
         return outcome
 
     def _fill(self, pending: Pending, turn: Turn, nlu: NluResult, home: Home) -> dict[str, Any] | None:
