@@ -68,6 +68,7 @@ class Zigbee2MqttAdapter(DeviceAdapter):
         self.directory: Directory | None = None  # set by setup(core): registers what the bridge lists
         self.events: Subscription | None = None  # set by setup(core) with events_topic: Hearth's live events
         self.connected = False
+        self.bridge_online = True  # Zigbee2MQTT's own retained bridge/state (its last will says offline)
         self.last_error: str | None = None
         self.messages = 0  # MQTT messages handled (for the benchmark and health)
         self.malformed = 0
@@ -135,7 +136,7 @@ class Zigbee2MqttAdapter(DeviceAdapter):
 
     def health(self) -> dict[str, Any]:
         return {
-            "state": "ok" if self.connected else "disconnected",
+            "state": ("ok" if self.bridge_online else "bridge_offline") if self.connected else "disconnected",
             "broker": f"{self.config.host}:{self.config.port}",
             "error": None if self.connected else self.last_error,
             "devices": len(self._found),
@@ -233,7 +234,7 @@ class Zigbee2MqttAdapter(DeviceAdapter):
             raise DeviceError(ErrorCode.DEVICE_UNAVAILABLE, "The Zigbee bridge is not reachable.") from exc
 
     def _is_available(self, ieee: str) -> bool:
-        return self.connected and ieee in self._found and self._available.get(ieee, True)
+        return self.connected and self.bridge_online and ieee in self._found and self._available.get(ieee, True)
 
     # -- messages -----------------------------------------------------------------------------------------------
     async def _handle(self, topic: str, payload: Any) -> None:
@@ -242,6 +243,8 @@ class Zigbee2MqttAdapter(DeviceAdapter):
         try:
             if rest == "bridge/devices":
                 await self._devices_listed(orjson.loads(payload))
+            elif rest == "bridge/state":
+                await self._bridge_state(payload)
             elif rest.startswith("bridge/"):
                 if rest.startswith("bridge/response/"):
                     LOG.info("zigbee2mqtt: %s: %s", rest, bytes(payload)[:200])
@@ -321,13 +324,19 @@ class Zigbee2MqttAdapter(DeviceAdapter):
         if new != old and not done:
             await self._report(ieee)
 
+    async def _bridge_state(self, payload: Any) -> None:
+        """Zigbee2MQTT itself stopped (or came back): while it is away no device can be reached."""
+        online = _online(payload)
+        if online != self.bridge_online:
+            before = {ieee: self._is_available(ieee) for ieee in self._devices}
+            self.bridge_online = online
+            LOG.info("zigbee2mqtt: the bridge is %s", "online" if online else "offline")
+            for ieee, was in before.items():
+                if was != self._is_available(ieee):
+                    await self._report(ieee)
+
     async def _availability(self, ieee: str, payload: Any) -> None:
-        text: Any = bytes(payload).decode().strip()
-        if text.startswith("{"):
-            data = orjson.loads(text)
-            text = data.get("state") if isinstance(data, dict) else None
-        if text not in {"online", "offline"}:
-            raise ValueError(f"availability {text!r} is neither online nor offline")
+        text = "online" if _online(payload) else "offline"
         was = self._is_available(ieee)
         self._available[ieee] = text == "online"
         self._seen_availability.add(ieee)
@@ -354,3 +363,14 @@ class Zigbee2MqttAdapter(DeviceAdapter):
             await self._sink(update)
         except Exception:
             LOG.exception("zigbee2mqtt: could not record the state of %s", update.device_id)
+
+
+def _online(payload: Any) -> bool:
+    """`{"state": "online"}` (Zigbee2MQTT 1.x with JSON availability and 2.x) or the legacy bare word."""
+    text: Any = bytes(payload).decode().strip()
+    if text.startswith("{"):
+        data = orjson.loads(text)
+        text = data.get("state") if isinstance(data, dict) else None
+    if text not in {"online", "offline"}:
+        raise ValueError(f"availability {text!r} is neither online nor offline")
+    return bool(text == "online")

@@ -158,6 +158,17 @@ async def test_state_reports_and_availability(setup: tuple[Api, Bridge, Mosquitt
     await bridge.set_available("hall bulb", True)
     await eventually(lambda: _available(api, "hall_bulb", True))
 
+    await bridge.publish("bridge/state", {"state": "offline"}, retain=True)  # Zigbee2MQTT stopped (its last will)
+    await eventually(lambda: _none_available(api))
+    _, health = await api.call("GET", "/api/v1/health")
+    assert health["adapters"]["zigbee2mqtt"]["state"] == "bridge_offline"
+    await bridge.publish("bridge/state", {"state": "online"}, retain=True)
+    await eventually(lambda: _all_listed(api))
+
+
+async def _none_available(api: Api) -> bool:
+    return not any(d["available"] for d in (await devices(api)).values())
+
 
 async def _available(api: Api, device_id: str, available: bool) -> bool:
     return (await devices(api))[device_id]["available"] is available
