@@ -183,10 +183,9 @@ class DeviceControl:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    @staticmethod
-    async def _rename(adapter: DeviceAdapter, device: Device) -> None:
+    async def _rename(self, adapter: DeviceAdapter, device: Device) -> None:
         try:
-            async with asyncio.timeout(COMMAND_TIMEOUT_S):
+            async with asyncio.timeout(self.timeout_s):
                 await adapter.renamed(device)
         except Exception:
             LOG.warning("could not carry the new name of %s into %s", device.id, adapter.name, exc_info=True)
