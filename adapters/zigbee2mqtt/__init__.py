@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adapters.zigbee2mqtt.adapter import Found, Zigbee2MqttAdapter
 from adapters.zigbee2mqtt.config import load
@@ -59,6 +59,8 @@ def setup(core: Core) -> None:
                     dev_id, n = f"{base}_{n}", n + 1
                 taken.add(dev_id)
                 area = slug(item.friendly_name.split("/", 1)[0]) if "/" in item.friendly_name else None
+                if area not in home.areas and adapter.config.area_from_description and item.description:
+                    area = _area_named(home.areas, item.description)
                 dev = Device(home_id, dev_id, name, item.model.kind, area if area in home.areas else None,
                              item.model.capabilities, adapter.name, (), item.ieee)  # fmt: skip
             else:  # renamed in Zigbee2MQTT, or a new firmware with other features: same id, same history
@@ -80,3 +82,12 @@ def setup(core: Core) -> None:
         return devices
 
     adapter.directory = directory
+
+
+def _area_named(areas: dict[str, Any], text: str) -> str | None:
+    """The area whose id, name or alias the text is (case and spacing aside), if any."""
+    wanted = slug(text)
+    for area_id, area in areas.items():
+        if wanted in {area_id, slug(area.name), *(slug(a) for a in area.aliases)}:
+            return str(area_id)
+    return None

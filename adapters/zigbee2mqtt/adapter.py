@@ -50,7 +50,7 @@ class Found:
     ieee: str
     friendly_name: str
     model: Model
-    description: str = ""
+    description: str = ""  # what the user wrote about the device in Zigbee2MQTT (not the model's description)
 
 
 # Given what bridge/devices lists, make sure each is a Hearth device; returns them as registered.
@@ -275,8 +275,7 @@ class Zigbee2MqttAdapter(DeviceAdapter):
             m = model(item.get("definition"))
             if m is None:
                 continue
-            definition = item.get("definition") or {}
-            found[ieee] = Found(ieee, friendly, m, str(item.get("description") or definition.get("description") or ""))
+            found[ieee] = Found(ieee, friendly, m, str(item.get("description") or ""))  # the user's own note
         gone = set(self._found) - set(found)
         self._found = found
         self._names = {f.friendly_name: ieee for ieee, f in found.items()}

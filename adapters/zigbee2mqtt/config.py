@@ -23,6 +23,7 @@ class Zigbee2MqttConfig:
     reconnect_min_s: float = 0.5  # first wait after a lost connection; doubles up to reconnect_max_s
     reconnect_max_s: float = 30.0
     permit_join_s: int = 120  # how long "look for new devices" keeps the Zigbee network open
+    area_from_description: bool = False  # a new device whose Zigbee2MQTT description names an area goes there
     events_topic: str = ""  # if set, Hearth's live events of that home go to <events_topic>/<type> (JSON)
 
 

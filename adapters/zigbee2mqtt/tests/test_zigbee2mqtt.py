@@ -246,6 +246,12 @@ async def test_ids_survive_a_rename_in_zigbee2mqtt_and_a_restart(tmp_path: Path,
                 return found["sofa_lamp"]["name"] == "reading lamp" and "reading lamp" in bridge.states
 
             await eventually(renamed_back)
+            await bridge.report("reading lamp", brightness=203)  # reaches Hearth once it knows the new name
+
+            async def followed() -> bool:
+                return (await devices(api))["sofa_lamp"]["state"].get("brightness") == 80
+
+            await eventually(followed)
             assert sent(bridge, "bridge/request/device/rename") == [{"from": "couch light", "to": "reading lamp"}]
             await api.say("turn on the reading lamp")
             assert sent(bridge, "reading lamp/set")[-1] == {"state": "ON"}
@@ -290,6 +296,31 @@ async def test_hearth_publishes_its_own_device_events(tmp_path: Path, mosquitto:
     finally:
         await close(runner, api)
         await bridge.stop()
+
+
+async def test_areas_from_the_friendly_name_or_the_description(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    runner, api = await hearth(tmp_path, mosquitto.port, area_from_description=True)
+    try:
+        for area_id, name in (("living_room", "living room"), ("hall", "hall")):
+            status, body = await api.call("POST", "/api/v1/areas", json={"id": area_id, "name": name})
+            assert status == 201, body
+        bridge = Bridge(mosquitto.port)
+        bridge.devices[0]["description"] = "Living Room"  # the sofa lamp: a note the user wrote in Zigbee2MQTT
+        bridge.devices[1]["friendly_name"] = "hall/ceiling bulb"
+        bridge.states["hall/ceiling bulb"] = bridge.states.pop("hall bulb")
+        await bridge.start()
+        try:
+            await eventually(lambda: _all_listed(api))
+            found = await devices(api)
+            assert found["sofa_lamp"]["area"] == "living_room"
+            assert found["hall_ceiling_bulb"]["area"] == "hall" and found["hall_ceiling_bulb"]["name"] == "ceiling bulb"
+            assert found["kettle_plug"]["area"] is None
+            await api.say("turn on the ceiling bulb")
+            assert sent(bridge, "hall/ceiling bulb/set")[-1:] == [{"state": "ON"}]
+        finally:
+            await bridge.stop()
+    finally:
+        await close(runner, api)
 
 
 async def test_hearth_serves_without_the_broker_and_says_so(tmp_path: Path) -> None:
