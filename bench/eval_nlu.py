@@ -33,7 +33,7 @@ from assistant.nlu.embedded import EmbeddedNluEngine  # noqa: E402
 from assistant.nlu.evaluation import DESTRUCTIVE_INTENTS, Scores, score, to_annotated  # noqa: E402
 from assistant.nlu.gazetteer import Gazetteer  # noqa: E402
 from assistant.nlu.training_data import Example, TrainingData, load_training_data, parse_nlu_yaml  # noqa: E402
-from bench.bench_nlu import demo_things, percentiles  # noqa: E402
+from bench.bench_nlu import demo_things, percentiles, time_parses  # noqa: E402
 
 NATURAL = ROOT / "tests" / "eval" / "natural.yml"
 HELDOUT = ROOT / "tests" / "data" / "nlu_heldout.yml"
@@ -63,16 +63,7 @@ def evaluate_set(engine: EmbeddedNluEngine, path: Path) -> tuple[Scores, dict[st
 
 def repeated_latency(engine: EmbeddedNluEngine, paths: list[Path], repeat: int) -> dict[str, float]:
     texts = [ex.text for p in paths for ex in parse_nlu_yaml(p.read_text(encoding="utf-8"), p.name).examples]
-    vocab = _vocab(engine)
-    for text in texts:
-        engine.parse_sync(text, vocab)
-    samples: list[float] = []
-    for _ in range(repeat):
-        for text in texts:
-            began = time.perf_counter()
-            engine.parse_sync(text, vocab)
-            samples.append(time.perf_counter() - began)
-    return percentiles(samples)
+    return time_parses(engine, _vocab(engine), texts, repeat)
 
 
 def write_training_yaml(data: TrainingData, examples: list[Example], path: Path) -> None:
