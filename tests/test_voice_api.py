@@ -14,17 +14,9 @@ import pytest
 from assistant.speech.audio import wav_bytes
 from assistant.speech.engine import AudioFormat
 from tests.conftest import Api, make_config, start_api
-from tests.voice_fixtures import Speaker, device_state, noise, post_voice, silence
+from tests.voice_fixtures import Speaker, device_state, noise, post_voice, silence, speak
 
 pytestmark = pytest.mark.voice
-
-
-async def speak(api: Api, speaker: Speaker, text: str, **params: Any) -> dict[str, Any]:
-    """Say `text` with Piper's voice to the server (a 22050 Hz WAV) and return the answer."""
-    params.setdefault("speak", False)
-    status, body = await post_voice(api, await speaker.wav(text), "audio/wav", params=params)
-    assert status == 200, body
-    return body
 
 
 # (text typed first to set the scene, what is said, device, the state expected afterwards)

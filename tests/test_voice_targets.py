@@ -8,33 +8,29 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.voice_fixtures import Speaker, device_state, post_voice
+from tests.voice_fixtures import Speaker, device_state, speak
 
 pytestmark = pytest.mark.voice
 
 
-async def speak(api: Api, speaker: Speaker, text: str) -> dict[str, Any]:
-    status, body = await post_voice(
-        api, await speaker.wav(text), "audio/wav", params={"speak": False, "conversation_id": "spoken"}
-    )
-    assert status == 200, body
-    return body
+async def say(api: Api, speaker: Speaker, text: str) -> dict[str, Any]:
+    return await speak(api, speaker, text, conversation_id="spoken")
 
 
 async def test_targets_by_voice(voice_api: Api, speaker: Speaker) -> None:
-    body = await speak(voice_api, speaker, "Turn on every light downstairs.")
+    body = await say(voice_api, speaker, "Turn on every light downstairs.")
     assert (await device_state(voice_api, "kitchen_lights"))["on"] is True, body["transcript"]
     assert (await device_state(voice_api, "bedroom_ceiling_light"))["on"] is False
-    body = await speak(voice_api, speaker, "A bit dimmer.")
+    body = await say(voice_api, speaker, "A bit dimmer.")
     assert (await device_state(voice_api, "hallway_light"))["brightness"] == 90, body["transcript"]
-    body = await speak(voice_api, speaker, "Turn on the sauna.")
+    body = await say(voice_api, speaker, "Turn on the sauna.")
     assert body["reply"]["speech"].startswith("I don't know a device called"), body["transcript"]
-    body = await speak(voice_api, speaker, "Turn on the fan in the bedroom.")
+    body = await say(voice_api, speaker, "Turn on the fan in the bedroom.")
     assert (await device_state(voice_api, "ceiling_fan"))["on"] is True, body["transcript"]
     assert (await device_state(voice_api, "bedroom_ceiling_light"))["on"] is False
-    body = await speak(voice_api, speaker, "Who turned on the ceiling fan?")
+    body = await say(voice_api, speaker, "Who turned on the ceiling fan?")
     assert body["reply"]["speech"].startswith("You turned on the ceiling fan"), body["reply"]["speech"]
-    body = await speak(voice_api, speaker, "Good night.")
+    body = await say(voice_api, speaker, "Good night.")
     assert body["reply"]["intent"] == "run_routine", body["transcript"]
     assert (await device_state(voice_api, "kitchen_lights"))["on"] is False
     assert (await device_state(voice_api, "front_door"))["locked"] is True

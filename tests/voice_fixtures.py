@@ -123,6 +123,14 @@ async def post_voice(
             return resp.status, body
 
 
+async def speak(api: Api, speaker: Speaker, text: str, **params: Any) -> dict[str, Any]:
+    """Say `text` with Piper's voice to the server (a 22050 Hz WAV) and return the answer (200 expected)."""
+    params.setdefault("speak", False)
+    status, body = await post_voice(api, await speaker.wav(text), "audio/wav", params=params)
+    assert status == 200, body
+    return body
+
+
 async def device_state(api: Api, device_id: str) -> dict[str, Any]:
     status, body = await api.call("GET", f"/api/v1/devices/{device_id}")
     assert status == 200, body
