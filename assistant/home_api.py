@@ -15,7 +15,7 @@ from assistant.errors import ErrorCode, HearthError
 from assistant.eventlog import EventType, append_op
 from assistant.http import CORE_KEY, json_ok, principal, read_json
 from assistant.openapi import json_response, operation, register_paths
-from assistant.registry import Area, Floor, Home, Scene
+from assistant.registry import Area, Floor, Home, Scene, keep_old_name
 
 
 def _home(request: web.Request) -> tuple[Core, Home]:
@@ -149,7 +149,7 @@ async def update_area(request: web.Request) -> web.Response:
         floor=body["floor"] if "floor" in body else area.floor,
     )
     if "name" in body and "aliases" not in body and updated.name.lower() != area.name.lower():
-        updated.aliases = _aliases([*area.aliases, area.name])  # the old name keeps working
+        updated.aliases = keep_old_name(area.name, area.aliases, updated.name)
     change = core.registry.put_area(home, updated)
     change.write(append_op(home.id, EventType.AREA_UPDATED, {**_who(request), **updated.to_dict()}))
     await core.store.commit(core.control.log_live(home, change))

@@ -398,6 +398,14 @@ class Registry:
             yield from home.devices.values()
 
 
+def keep_old_name(old: str, aliases: tuple[str, ...], new: str) -> tuple[str, ...]:
+    """A rename keeps the old name as an alias (the new name is not also an alias)."""
+    kept = [a for a in aliases if a.lower() != new.lower()]
+    if old.lower() != new.lower() and old.lower() not in (a.lower() for a in kept):
+        kept.append(old)
+    return tuple(kept)
+
+
 def _dumps(value: Any, what: str) -> str:
     """JSON for the store, or a typed error before anything is staged (huge integers, bad text)."""
     try:

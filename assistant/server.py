@@ -24,6 +24,7 @@ from assistant.http import (
     run_turn,
 )
 from assistant.openapi import openapi_document
+from assistant.registry import keep_old_name
 from assistant.websocket import WS_HUB_KEY, WebSocketHub
 
 LOG = logging.getLogger(__name__)
@@ -134,9 +135,8 @@ async def update_device(request: web.Request) -> web.Response:
         changes["area"] = body["area"]
     if "aliases" in body:
         changes["aliases"] = tuple(body["aliases"])
-    elif "name" in body and changes["name"].lower() != device.name.lower():  # the old name keeps working
-        kept = [a for a in device.aliases if a.lower() != changes["name"].lower()]
-        changes["aliases"] = tuple(dict.fromkeys([*kept, device.name]))
+    elif "name" in body and changes["name"].lower() != device.name.lower():
+        changes["aliases"] = keep_old_name(device.name, device.aliases, changes["name"])
     updated = replace(device, **changes)
     change = core.registry.put_device(updated)
     who = {"user_id": principal(request).user_id, "channel": "api"}

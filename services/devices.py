@@ -14,7 +14,7 @@ from assistant.dialogue import capitalized, join_names
 from assistant.errors import ErrorCode, HearthError
 from assistant.eventlog import EventType, append_op
 from assistant.intents import Ask, Confirm, Done, IntentCall, IntentHandler, Outcome, Slot, SlotType
-from assistant.registry import DeviceEntry, Home
+from assistant.registry import DeviceEntry, Home, keep_old_name
 from assistant.store import Change
 from assistant.turn import Reply, ReplyKind
 from services.adjust import (
@@ -485,14 +485,6 @@ class RenameDevice(IntentHandler):
             changes=[staged],
             undoable=False,
         )
-
-
-def keep_old_name(old: str, aliases: tuple[str, ...], new: str) -> tuple[str, ...]:
-    """A rename keeps the old name as an alias (the new name is not also an alias)."""
-    kept = [a for a in aliases if a.lower() != new.lower()]
-    if old.lower() != new.lower() and old.lower() not in (a.lower() for a in kept):
-        kept.append(old)
-    return tuple(kept)
 
 
 class AssignArea(IntentHandler):
