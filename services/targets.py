@@ -236,6 +236,17 @@ def named_in_part(
     return found[0] if len(found) == 1 else None
 
 
+def named_anywhere(home: Home, mention: str) -> bool:
+    """Whether every word of a mention that is not a class word is part of some device's or room's name."""
+    said = {w for w in WORD.findall(mention.lower()) if w not in _BY_WORD}
+    known: set[str] = set()
+    for dev in home.find():
+        known |= _name_words(dev)
+    for area in home.areas.values():
+        known |= set(WORD.findall(" ".join((area.name, *area.aliases)).lower()))
+    return said <= known
+
+
 def unknown(home: Home, mention: str) -> Done:
     """ "I don't know a device called sauna", with the closest names the home has."""
     speech = f"I don't know a device called {mention}."
@@ -304,6 +315,10 @@ def resolve(
             area = None
         if area or scoped or everywhere or len(found) <= 1 or says_all(call):
             return found
+        # "the aquarium light": a class word after a word that names nothing here is an unknown name, not a class
+        mention = unknown_mention(call)
+        if mention is not None and not named_anywhere(home, mention):
+            return unknown(home, mention)
         return _which(KIND_NOUN.get(kind, noun), found)
     # 4. everything that can do it, in a room, on a floor or in the whole home (never widened to other kinds)
     if _has_any(words, EVERYTHING):
