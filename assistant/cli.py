@@ -37,6 +37,11 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(Path(args.config) if args.config else None, overrides=overrides)
 
 
+def _quiet(config: Config) -> Config:
+    """The configuration for a one-shot command: no speech models, no channels, no simulated device latency."""
+    return replace(config, voice=replace(config.voice, stt="none", tts="none"), channels=(), virtual_latency_ms=0.0)
+
+
 async def _with_core(config: Config, work: Callable[[Any], Awaitable[int]]) -> int:
     """Run a one-shot command on the database itself; never on one that a running server owns."""
     from assistant.app import build_core
@@ -44,9 +49,7 @@ async def _with_core(config: Config, work: Callable[[Any], Awaitable[int]]) -> i
     db = config.store.path
     new = str(db) != ":memory:" and not db.exists()
     with instance.local_use(db):
-        # One-shot commands need neither speech models nor channels.
-        quiet = replace(config, voice=replace(config.voice, stt="none", tts="none"), channels=())
-        core = build_core(replace(quiet, virtual_latency_ms=0.0))
+        core = build_core(_quiet(config))
         await core.start(seed=config.demo)  # with --no-demo no home is made here (serve makes an empty one)
         empty = new and not core.registry.homes
         try:
@@ -340,8 +343,7 @@ async def _with_admin_core(config: Config, work: Callable[[Any], Awaitable[int]]
     db = config.store.path
     if seed and (str(db) == ":memory:" or not db.exists()):
         return await _with_core(config, work)
-    quiet = replace(config, voice=replace(config.voice, stt="none", tts="none"), channels=(), virtual_latency_ms=0.0)
-    core = build_core(quiet)
+    core = build_core(_quiet(config))
     try:
         core.registry.load()
         return await work(core)
