@@ -42,6 +42,7 @@ OPEN_ENDINGS = frozenset(
 )  # the last word "on" is allowed below when it closes a verb ("turn it on")
 TARGET_SLOTS = ("device", "area", "device_class")
 MAX_SCANNED_THINGS = 2000
+ANSWERS = frozenset({"affirm", "deny", "cancel", "undo"})  # complete on their own, with no handler
 REFERENCES = frozenset({"it", "them", "that", "everything", "all"})  # a target the conversation supplies
 _WORD = re.compile(r"[a-z0-9']+")
 
@@ -189,6 +190,8 @@ def completeness(understood: Understood, handlers: dict[str, IntentHandler], voc
     if last in OPEN_ENDINGS and not (last == "on" and len(said) > 1 and said[-2] not in OPEN_ENDINGS):
         return Completeness.INCOMPLETE
     handler = handlers.get(nlu.intent.name)
+    if handler is None and nlu.intent.name not in ANSWERS:
+        return Completeness.UNSURE  # a follow-up the dialogue reads against earlier turns ("inform", "correct")
     if handler is not None:
         filled = {e.entity for e in nlu.entities}
         declared = [s.name for s in handler.slots]
