@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from assistant.bus import BusEvent
-from assistant.conversation import ConversationState, Pending
+from assistant.conversation import ConversationState, LastRequest, Pending
 from assistant.devices import (
     Capability,
     Command,
@@ -75,7 +75,7 @@ PAYLOADS: list[Any] = [
         3,
         1.0,
         2.0,
-        {"intent": "turn_on", "slots": {"device": ["lamp"]}, "turn": 2},
+        LastRequest("turn_on", {"device": ["lamp"]}, 2),
     ),
     BusEvent("demo", "device.status", {"device_id": "lamp"}),
 ]
