@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -120,13 +121,14 @@ class IntentHandler(ABC):
         """Do the work (or ask, or ask for confirmation)."""
 
 
-def _percent(value: Any) -> int:
+def _percent(value: Any, what: str) -> int:
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise SlotError(f"I need a percentage, not {value!r}.") from None
-    if not 0 <= number <= 100:
-        raise SlotError("Brightness goes from 0 to 100 percent.", value=value)
+    if not 0 <= number <= 100:  # NaN fails this too
+        said = f"{number:g} percent" if math.isfinite(number) else "that"
+        raise SlotError(f"I can't set {said}: {what} goes from 0 to 100 percent.", value=str(value)[:40])
     return round(number)
 
 
@@ -171,7 +173,7 @@ def validate_slots(slots: tuple[Slot, ...], nlu: NluResult, home: Home) -> dict[
                 except ValueError:
                     pass
             case SlotType.PERCENT:
-                values[slot.name] = _percent(ents[0].value)
+                values[slot.name] = _percent(ents[0].value, "the position" if slot.name == "position" else "brightness")
             case SlotType.TEMPERATURE:
                 values[slot.name] = _temperature(ents[0].value)
             case SlotType.COLOR:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import Api
 
 
@@ -206,3 +208,21 @@ async def test_privacy_answer_states_the_real_retention(api: Api) -> None:
     out = await api.say("what data do you keep about me")
     assert out["reply"]["kind"] == "not_built", out
     assert f"{api.core.config.store.retention_days} days" in out["reply"]["speech"]
+
+
+@pytest.mark.parametrize(
+    ("text", "device", "range_word"),
+    [
+        ("dim the floor lamp to 150 percent", "floor_lamp", "brightness"),
+        ("set the floor lamp to 150%", "floor_lamp", "brightness"),
+        ("open the bedroom blinds to 250 percent", "bedroom_blinds", "position"),
+    ],
+)
+async def test_an_out_of_range_percentage_is_refused_with_the_range(
+    api: Api, text: str, device: str, range_word: str
+) -> None:
+    before = await state(api, device)
+    out = await api.say(text)
+    assert out["reply"]["kind"] == "error", out
+    assert "0 to 100 percent" in out["reply"]["speech"] and range_word in out["reply"]["speech"]
+    assert await state(api, device) == before

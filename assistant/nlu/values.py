@@ -12,6 +12,7 @@ of the devices mentioned.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -410,8 +411,9 @@ def resolve(
         elif kind == "tier" and m.weak and not plan_ctx:
             kind = ""
         if kind in ("brightness", "position"):
-            if not isinstance(value, int | float) or not 0 <= value <= 100:
+            if not isinstance(value, int | float) or not math.isfinite(value):
                 continue
+            # out of range is kept, so the handler's slot check says what the range is instead of acting on a guess
             value = round(value)
         elif kind == "temperature" and (not isinstance(value, int | float) or not -50 <= value <= 150):
             continue
