@@ -30,6 +30,7 @@ from assistant.devices import (
 from assistant.errors import DeviceError, ErrorCode
 
 LOG = logging.getLogger(__name__)
+STOP_S = 5.0
 
 PENDING_LIMIT = 10_000  # state messages kept for names not (yet) in bridge/devices
 IN_FLIGHT = 2_000  # reports handed to Hearth whose commit is still under way (they share group commits)
@@ -93,11 +94,13 @@ class Zigbee2MqttAdapter(DeviceAdapter):
         self._task = asyncio.get_running_loop().create_task(self._run(), name="zigbee2mqtt")
 
     async def stop(self) -> None:
+        """Stop reading, then let what was received be recorded; never longer than STOP_S, so a broker or a store
+        that does not answer cannot hold up Hearth's shutdown."""
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await _bounded(self._task)
             self._task = None
-        await asyncio.gather(*self._in_flight, return_exceptions=True)  # what was received is recorded
+        await _bounded(*self._in_flight)
 
     async def attach(self, device: Device, state: DeviceState | None) -> None:
         self._devices[device.address] = device
@@ -362,6 +365,17 @@ class Zigbee2MqttAdapter(DeviceAdapter):
             await self._sink(update)
         except Exception:
             LOG.exception("zigbee2mqtt: could not record the state of %s", update.device_id)
+
+
+async def _bounded(*tasks: asyncio.Task[None]) -> None:
+    """Wait for the tasks at most STOP_S; cancel what is still running then (and log it)."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=STOP_S)
+    if pending:
+        LOG.warning("zigbee2mqtt: %d task(s) did not finish within %.0f s at shutdown; cancelled", len(pending), STOP_S)
+        for task in pending:
+            task.cancel()
 
 
 def _online(payload: Any) -> bool:

@@ -6,7 +6,6 @@ them); the coordinator comes first, as there."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 from typing import Any
 
@@ -118,8 +117,7 @@ class Bridge:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task], timeout=5)  # a client stuck in its disconnect must not hang a test
 
     async def _run(self) -> None:
         while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,9 @@ async def hearth(tmp_path: Path, port: int, **section: Any) -> tuple[Any, Api]:
 
 
 async def close(runner: Any, api: Api) -> None:
-    await api.session.close()
-    await runner.cleanup()
+    async with asyncio.timeout(30):  # a shutdown that hangs fails the test instead of the whole run
+        await api.session.close()
+        await runner.cleanup()
 
 
 @pytest.fixture
@@ -283,7 +285,9 @@ async def test_hearth_publishes_its_own_device_events(tmp_path: Path, mosquitto:
     runner, api = await hearth(tmp_path, mosquitto.port, events_topic="hearth/events")
     try:
         await eventually(lambda: _all_listed(api))
-        async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="follower") as follower:
+        async with aiomqtt.Client(
+            "127.0.0.1", mosquitto.port, identifier=f"follower-{uuid.uuid4().hex[:8]}"
+        ) as follower:
             await follower.subscribe("hearth/events/#")
             await api.say("turn on the sofa lamp")
             async with asyncio.timeout(WAIT):
