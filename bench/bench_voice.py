@@ -35,6 +35,7 @@ from assistant.speech.piper import PiperTts  # noqa: E402
 from assistant.speech.pool import SpeechPool  # noqa: E402
 from assistant.speech.vad import MicroFrames, SileroFrames, SpeechDetector, VadEventType  # noqa: E402
 from assistant.speech.whisper import FasterWhisperStt  # noqa: E402
+from bench.report import emit  # noqa: E402
 from tests.voice_fixtures import load_commands  # noqa: E402
 
 # ~2 s commands for the streaming runs (Piper's voice), each with a device whose state changes
@@ -504,12 +505,7 @@ def main() -> None:
     parser.add_argument("--skip-engines", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    results = asyncio.run(run(args))
-    text = json.dumps(results, indent=2, default=str)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit(asyncio.run(run(args)), args.json)
 
 
 if __name__ == "__main__":

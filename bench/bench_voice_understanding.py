@@ -45,6 +45,7 @@ from assistant.speech.reading import choose, meaning, words  # noqa: E402
 from assistant.speech.whisper import FasterWhisperStt  # noqa: E402
 from assistant.turn import OPPOSITE_INTENTS, ReplyKind  # noqa: E402
 from bench.bench_voice import Server, machine, summary  # noqa: E402
+from bench.report import emit  # noqa: E402
 from tests.voice_fixtures import DATA, espeak_pcm16  # noqa: E402
 
 FRAME_S = 0.02
@@ -359,12 +360,7 @@ def main() -> None:
     parser.add_argument("--only-default", action="store_true", help="stream with the default settings only")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    results = asyncio.run(run(args))
-    text = json.dumps(results, indent=2, default=str)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit(asyncio.run(run(args)), args.json)
 
 
 if __name__ == "__main__":
