@@ -18,7 +18,7 @@ import logging
 import os
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -76,11 +76,9 @@ class RasaStatus:
     url: str
     ok: bool | None = None  # None: not asked yet
     last_error: str = ""
-    last_ok_at: float = 0.0
     failed_at: float = 0.0
     fallbacks: int = 0
     model: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         state = "unknown" if self.ok is None else "ok" if self.ok else "unreachable"
@@ -121,7 +119,6 @@ class RasaNluEngine(NluEngine):
                     body = await resp.json()
             self.status.ok = True
             self.status.model = str(body.get("model_file", ""))
-            self.status.last_ok_at = time.time()
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             self._failed(exc)
             LOG.warning("nlu: the Rasa server at %s is not answering (%s)", self.status.url, self.status.last_error)
@@ -147,7 +144,6 @@ class RasaNluEngine(NluEngine):
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
             return self._fallback(local, exc)
         self.status.ok = True
-        self.status.last_ok_at = time.time()
         return self.merge(text, data, local, vocabulary)
 
     def train(self) -> TrainReport:
